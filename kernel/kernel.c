@@ -1,0 +1,333 @@
+/* kernel.c — the kernel context and the instance lifecycle. See kernel.h. */
+#include "kernel_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+kernel_t *kernel_new(void)
+{
+    kernel_t *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return NULL;
+    logger_init(&k->log);
+    atomic_init(&k->clock_override_ms, 0);
+    k->metrics = metrics_new();
+    k->bus = bus_new();
+    if (k->metrics == NULL || k->bus == NULL) {
+        metrics_free(k->metrics);
+        bus_free(k->bus);
+        free(k);
+        return NULL;
+    }
+    k->phase = PHASE_NEW;
+    return k;
+}
+
+int kernel_set_exe_dir(kernel_t *k, const char *exe_dir)
+{
+    char *copy = strdup(exe_dir);
+    if (copy == NULL)
+        return KEEL_ENOMEM;
+    free(k->exe_dir);
+    k->exe_dir = copy;
+    return 0;
+}
+
+int kernel_add_builtin(kernel_t *k, const char *module, keel_plugin_entry_fn entry)
+{
+    for (size_t i = 0; i < k->builtin_count; i++) {
+        if (strcmp(k->builtins[i].name, module) == 0)
+            return KEEL_EEXIST;
+    }
+    builtin_t *list = realloc(k->builtins, (k->builtin_count + 1) * sizeof *list);
+    if (list == NULL)
+        return KEEL_ENOMEM;
+    k->builtins = list;
+    char *name = strdup(module);
+    if (name == NULL)
+        return KEEL_ENOMEM;
+    k->builtins[k->builtin_count++] = (builtin_t){name, entry};
+    return 0;
+}
+
+int kernel_configure(kernel_t *k, cfg_doc_t *doc, cfg_errors_t *errs)
+{
+    if (k->phase != PHASE_NEW) {
+        cfg_doc_free(doc);
+        return KEEL_ESTATE;
+    }
+    k->doc = doc;
+    int rc = kernel_config_apply(k, errs);
+    if (rc == 0)
+        k->phase = PHASE_CONFIGURED;
+    return rc;
+}
+
+logger_t *kernel_logger(kernel_t *k)
+{
+    return &k->log;
+}
+
+int kernel_reopen_logs(kernel_t *k)
+{
+    return logger_reopen(&k->log);
+}
+
+void kernel_set_clock(kernel_t *k, uint64_t now_ms)
+{
+    atomic_store(&k->clock_override_ms, now_ms);
+}
+
+uint64_t kernel_now_ms(kernel_t *k)
+{
+    uint64_t fixed = atomic_load_explicit(&k->clock_override_ms, memory_order_relaxed);
+    if (fixed)
+        return fixed;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+size_t kernel_instance_count(const kernel_t *k)
+{
+    return k->instance_count;
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n <= 0 || (size_t)n >= sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void log_plugin_failure(kernel_t *k, keel_plugin_t *inst, const char *what, int rc)
+{
+    logger_write(&k->log, KEEL_LOG_ERROR, "keel",
+                 "plugin instance '%s' (module %s, %s) failed to %s: %s", inst->name,
+                 inst->module->desc.name, inst->module->path, what, host_api()->strerror(rc));
+}
+
+/* Stops started instances in reverse start order. */
+static void stop_instances(kernel_t *k)
+{
+    for (size_t i = k->instance_count; i-- > 0;) {
+        keel_plugin_t *inst = &k->instances[k->start_order[i]];
+        if (!inst->started)
+            continue;
+        logger_write(&k->log, KEEL_LOG_DEBUG, "keel", "stopping '%s'", inst->name);
+        if (inst->module->desc.stop)
+            inst->module->desc.stop(inst->ctx);
+        timer_owner_close(inst->timers);
+        inst->started = false;
+    }
+}
+
+static void destroy_instances(kernel_t *k)
+{
+    for (size_t i = k->instance_count; i-- > 0;) {
+        keel_plugin_t *inst = &k->instances[k->start_order[i]];
+        if (!inst->inited)
+            continue;
+        inst->module->desc.destroy(inst->ctx);
+        inst->inited = false;
+    }
+}
+
+/* Waits until no delivery or work item is queued, running or pending
+ * completion, up to the shutdown timeout. */
+static bool drain(kernel_t *k)
+{
+    uint64_t deadline = kernel_now_ms(k) + k->shutdown_timeout_ms;
+    for (;;) {
+        uint64_t now = kernel_now_ms(k);
+        uint64_t left = deadline > now ? deadline - now : 0;
+        bool idle = workers_wait_idle(k->workers, left < 50 ? left : 50);
+        if (idle && bus_async_pending(k->bus) == 0 && workers_outstanding(k->workers) == 0)
+            return true;
+        if (left == 0)
+            return false;
+    }
+}
+
+static void stop_threads(kernel_t *k)
+{
+    timers_stop(k->timers);
+    k->timers = NULL;
+    workers_stop(k->workers);
+    k->workers = NULL;
+    for (size_t i = 0; i < k->instance_count; i++) {
+        timer_owner_free(k->instances[i].timers);
+        k->instances[i].timers = NULL;
+    }
+}
+
+static int start_runtime(kernel_t *k)
+{
+    int rc = logger_open(&k->log, k->log_file, k->log_level, k->log_format);
+    if (rc != 0) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel", "cannot open log file %s: %s", k->log_file,
+                     strerror(errno));
+        return rc;
+    }
+    if (make_dirs(k->data_dir) != 0) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel", "cannot create data dir %s: %s", k->data_dir,
+                     strerror(errno));
+        return KEEL_EIO;
+    }
+    k->workers = workers_start(k->worker_threads, "keel");
+    k->timers = timers_start();
+    if (k->workers == NULL || k->timers == NULL) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel", "cannot start worker or timer threads");
+        return KEEL_ENOMEM;
+    }
+    bus_set_workers(k->bus, k->workers);
+    for (size_t i = 0; i < k->instance_count; i++) {
+        k->instances[i].timers = timer_owner_new(k->timers);
+        if (k->instances[i].timers == NULL)
+            return KEEL_ENOMEM;
+    }
+    return 0;
+}
+
+static int init_instances(kernel_t *k)
+{
+    k->phase = PHASE_INIT;
+    for (size_t i = 0; i < k->instance_count; i++) {
+        keel_plugin_t *inst = &k->instances[k->start_order[i]];
+        k->initialising = inst;
+        int rc = inst->module->desc.init(inst, host_api(), &inst->ctx);
+        k->initialising = NULL;
+        if (rc != 0) {
+            log_plugin_failure(k, inst, "init", rc);
+            return KEEL_EFAILED;
+        }
+        inst->inited = true;
+    }
+    bus_freeze(k->bus);
+    return 0;
+}
+
+static int start_instances(kernel_t *k)
+{
+    for (size_t i = 0; i < k->instance_count; i++) {
+        keel_plugin_t *inst = &k->instances[k->start_order[i]];
+        int rc = inst->module->desc.start ? inst->module->desc.start(inst->ctx) : 0;
+        if (rc != 0) {
+            log_plugin_failure(k, inst, "start", rc);
+            return KEEL_EFAILED;
+        }
+        inst->started = true;
+    }
+    return 0;
+}
+
+int kernel_start(kernel_t *k)
+{
+    if (k->phase != PHASE_CONFIGURED)
+        return KEEL_ESTATE;
+    int rc = start_runtime(k);
+    if (rc == 0)
+        rc = init_instances(k);
+    if (rc == 0) {
+        k->phase = PHASE_RUNNING;
+        rc = start_instances(k);
+    }
+    if (rc != 0) {
+        k->phase = PHASE_STOPPING;
+        stop_instances(k);
+        if (k->workers)
+            drain(k);
+        stop_threads(k);
+        destroy_instances(k);
+        k->phase = PHASE_STOPPED;
+        return rc;
+    }
+    logger_write(&k->log, KEEL_LOG_INFO, "keel",
+                 "keel started: %zu plugin instance(s), %u worker thread(s), data in %s",
+                 k->instance_count, k->worker_threads, k->data_dir);
+    return 0;
+}
+
+int kernel_stop(kernel_t *k)
+{
+    if (k->phase != PHASE_RUNNING)
+        return 0;
+    logger_write(&k->log, KEEL_LOG_INFO, "keel", "stopping: no new work is accepted");
+    k->phase = PHASE_STOPPING;
+    stop_instances(k);
+    if (!drain(k)) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel",
+                     "%zu work item(s) and %zu async delivery(ies) still running after %llu ms; "
+                     "exiting without destroying plugins",
+                     workers_outstanding(k->workers), bus_async_pending(k->bus),
+                     (unsigned long long)k->shutdown_timeout_ms);
+        k->phase = PHASE_STOPPED;
+        return KEEL_ETIMEDOUT;
+    }
+    stop_threads(k);
+    destroy_instances(k);
+    k->phase = PHASE_STOPPED;
+    logger_write(&k->log, KEEL_LOG_INFO, "keel", "keel stopped cleanly");
+    return 0;
+}
+
+void kernel_free(kernel_t *k)
+{
+    if (k == NULL)
+        return;
+    bool abandoned = k->phase == PHASE_RUNNING && kernel_stop(k) != 0;
+    if (abandoned || (k->phase == PHASE_STOPPED && k->workers != NULL)) {
+        /* Plugins still run code: unloading them would crash. Leak instead;
+         * the process is about to exit. */
+        return;
+    }
+    bus_free(k->bus);
+    for (size_t i = 0; i < k->service_count; i++)
+        free(k->services[i].interface);
+    free(k->services);
+    kernel_config_release(k);
+    cfg_doc_free(k->doc);
+    for (size_t i = 0; i < k->builtin_count; i++)
+        free(k->builtins[i].name);
+    free(k->builtins);
+    metrics_free(k->metrics);
+    logger_close(&k->log);
+    free(k->exe_dir);
+    free(k);
+}
+
+int kernel_subscribe(kernel_t *k, const char *topic, keel_handler_fn fn, void *arg)
+{
+    if (k->phase != PHASE_CONFIGURED && k->phase != PHASE_NEW)
+        return KEEL_ESTATE;
+    return bus_subscribe(k->bus, topic, fn, arg, k);
+}
+
+int kernel_publish(kernel_t *k, const keel_msg_t *msg, keel_publish_done_fn done, void *done_arg)
+{
+    if (k->phase != PHASE_RUNNING && k->phase != PHASE_STOPPING)
+        return KEEL_ESTATE;
+    return bus_publish(k->bus, msg, done, done_arg);
+}
+
+int kernel_service_lookup(kernel_t *k, const char *instance, const char *interface,
+                          uint32_t version, keel_service_t *out)
+{
+    if (k->phase != PHASE_RUNNING)
+        return KEEL_ESTATE;
+    return services_lookup(k, NULL, instance, interface, version, out);
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark against the given build directory.
+set -euo pipefail
+build=${1:-build}
+messages=${KEEL_BENCH_MESSAGES:-1000000}
+rounds=${KEEL_BENCH_ROUNDS:-3}
+echo "keel benchmarks ($(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ))"
+"$build/bin/bench_pipeline" "$build/tests/bench/bench_step.so" "$messages" "$rounds"

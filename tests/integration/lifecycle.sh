@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# A running keeld: stops cleanly on SIGTERM and SIGINT in the middle of
+# work without losing a message, reopens its log on SIGHUP, enforces grants
+# from config, and the default config starts (what `make run` runs).
+source "$(dirname "$0")/lib.sh"
+
+busy_config() {
+  { kernel_header "$TEST_DIR/data-$1"; cat <<YAML; } >"$TEST_DIR/$1.yaml"
+  log_file: $TEST_DIR/$1.log
+plugins:
+  - name: source
+    module: test_ingress
+    config: {topic: work, inflight: 128}
+  - name: fast
+    module: test_capture
+    config: {topics: [work]}
+  - name: slow
+    module: test_capture
+    config: {topics: [work], delay: 1ms, async: true}
+YAML
+}
+
+# stop_during_work SIGNAL
+stop_during_work() {
+  local sig=$1 log="$TEST_DIR/$1.log"
+  busy_config "$sig"
+  start_keeld "$TEST_DIR/$sig.yaml" "$TEST_DIR/$sig.stderr"
+  if ! wait_for_file_match "$log" "test_ingress: progress published=[0-9]*[1-9]" 30; then
+    fail "$sig: no work in progress: $(cat "$log" "$TEST_DIR/$sig.stderr" 2>/dev/null)"
+    return
+  fi
+  kill -"$sig" "$KEELD_PID"
+  wait_exit "$KEELD_PID" 60
+  local status=$STATUS
+  local line
+  line=$(grep -E "test_ingress: published=" "$log" || true)
+  local published completed
+  published=$(sed -nE 's/.*published=([0-9]+) completed=([0-9]+).*/\1/p' <<<"$line")
+  completed=$(sed -nE 's/.*published=([0-9]+) completed=([0-9]+).*/\2/p' <<<"$line")
+  if [ "$status" = 0 ] && [ -n "$published" ] && [ "$published" -gt 0 ] &&
+     [ "$published" = "$completed" ] && grep -q "keel stopped cleanly" "$log" &&
+     [ "$(grep -c 'test_capture: handled=' "$log")" = 2 ]; then
+    pass "$sig during work: exit 0, every stop and destroy ran, published=$published completed=$completed"
+  else
+    fail "$sig during work: status $status, $line: $(tail -5 "$log")"
+  fi
+}
+
+stop_during_work TERM
+stop_during_work INT
+
+# SIGHUP reopens the log file after rotation.
+busy_config hup
+start_keeld "$TEST_DIR/hup.yaml" "$TEST_DIR/hup.stderr"
+wait_for_file_match "$TEST_DIR/hup.log" "keel started" 30 || fail "hup: did not start"
+mv "$TEST_DIR/hup.log" "$TEST_DIR/hup.log.1"
+kill -HUP "$KEELD_PID"
+if wait_for_file_match "$TEST_DIR/hup.log" "SIGHUP: log reopened" 20; then
+  pass "SIGHUP reopens the log file"
+else
+  fail "SIGHUP: no new log file"
+fi
+kill -TERM "$KEELD_PID"
+wait_exit "$KEELD_PID" 60
+status=$STATUS
+[ "$status" = 0 ] && grep -q "keel stopped cleanly" "$TEST_DIR/hup.log" &&
+  pass "after SIGHUP, SIGTERM still exits 0 and logs to the new file" ||
+  fail "after SIGHUP: status $status"
+
+# Grants: without allow, the prober is refused; with allow, it may.
+probe_config() {
+  { kernel_header "$TEST_DIR/data-probe"; cat <<YAML; } >"$TEST_DIR/$1.yaml"
+plugins:
+  - {name: mine, module: test_counter}
+  - {name: theirs, module: test_counter}
+  - name: listener
+    module: test_capture
+    config: {topics: [allowed, secret]}
+  - name: probe
+    module: test_prober
+    config: {granted_topic: allowed, target: mine, denied_topic: secret, denied_instance: theirs}
+$2
+YAML
+}
+probe_run() {
+  start_keeld "$TEST_DIR/$1.yaml" "$TEST_DIR/$1.log"
+  wait_for_file_match "$TEST_DIR/$1.log" "keel started" 30 || true
+  kill -TERM "$KEELD_PID"
+  wait_exit "$KEELD_PID" 30
+}
+probe_config probe_denied ""
+probe_run probe_denied
+if grep -q "probe: publish_granted=0 publish_denied=-4 lookup_granted=0 lookup_denied=-4" "$TEST_DIR/probe_denied.log" &&
+   grep -q "\[probe\] refused: may not publish to topic 'secret'" "$TEST_DIR/probe_denied.log" &&
+   grep -q "\[probe\] refused: may not use services of instance 'theirs'" "$TEST_DIR/probe_denied.log"; then
+  pass "ungranted publish and lookup are refused with a log line"
+else
+  fail "grants: $(grep -E 'probe|refused' "$TEST_DIR/probe_denied.log")"
+fi
+probe_config probe_allowed "    allow: {publish: [secret], services: [theirs]}"
+probe_run probe_allowed
+if grep -q "probe: publish_granted=0 publish_denied=0 lookup_granted=0 lookup_denied=0" "$TEST_DIR/probe_allowed.log"; then
+  pass "allow.publish and allow.services grant what they list"
+else
+  fail "allow: $(grep -E 'probe' "$TEST_DIR/probe_allowed.log")"
+fi
+
+# The default config: what `make run` starts.
+conf="$KEEL_SOURCE_DIR/conf/keel.yaml"
+KEEL_DATA_DIR="$TEST_DIR/default" run_to "$TEST_DIR/default.check" "$KEELD" --check-config "$conf"
+status=$STATUS
+[ "$status" = 0 ] && pass "conf/keel.yaml passes --check-config" || fail "conf/keel.yaml: $status"
+KEEL_DATA_DIR="$TEST_DIR/default" start_keeld "$conf" "$TEST_DIR/default.log"
+if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 && [ -d "$TEST_DIR/default" ]; then
+  kill -TERM "$KEELD_PID"
+  wait_exit "$KEELD_PID" 30
+  status=$STATUS
+  [ "$status" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
+    fail "default config exit $status"
+else
+  fail "default config did not start: $(cat "$TEST_DIR/default.log")"
+fi
+
+finish
