@@ -44,8 +44,8 @@ const cfg_node_t *cfg_doc_root(const cfg_doc_t *doc);
 cfg_kind_t cfg_node_kind(const cfg_node_t *node);
 const char *cfg_node_scalar(const cfg_node_t *node); /* NULL unless SCALAR */
 const char *cfg_node_file(const cfg_node_t *node);
-int cfg_node_line(const cfg_node_t *node);   /* 1-based */
-int cfg_node_column(const cfg_node_t *node); /* 1-based */
+int cfg_node_line(const cfg_node_t *node);                             /* 1-based */
+int cfg_node_column(const cfg_node_t *node);                           /* 1-based */
 const cfg_node_t *cfg_map_get(const cfg_node_t *map, const char *key); /* NULL if absent */
 size_t cfg_map_size(const cfg_node_t *map);
 const char *cfg_map_key_at(const cfg_node_t *map, size_t index);
@@ -78,8 +78,7 @@ size_t cfg_validate(const cfg_node_t *map, const keel_config_key_t *keys, const 
 /* Checks that a plugin's key table is well formed: names unique and valid,
  * types known, defaults parse as their type, REQUIRED keys have no default,
  * SECTION/SECTION_LIST have fields. `owner` names the plugin in errors. */
-size_t cfg_check_key_table(const keel_config_key_t *keys, const char *owner,
-                           cfg_errors_t *errs);
+size_t cfg_check_key_table(const keel_config_key_t *keys, const char *owner, cfg_errors_t *errs);
 
 void cfg_for_each_ref(const cfg_node_t *map, const keel_config_key_t *keys, cfg_ref_fn fn,
                       void *arg);

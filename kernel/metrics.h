@@ -23,8 +23,8 @@ void metrics_free(metrics_registry_t *reg);
  * is KEEL_EINVAL. Thread-safe. Returns 0, KEEL_EINVAL or KEEL_ENOMEM.
  */
 int metrics_register(metrics_registry_t *reg, metric_type_t type, const char *name,
-                     const char *help, const char *labels, const double *bounds,
-                     size_t bound_count, keel_metric_t **out);
+                     const char *help, const char *labels, const double *bounds, size_t bound_count,
+                     keel_metric_t **out);
 
 void metrics_add(keel_metric_t *metric, double value);     /* counter: value >= 0 */
 void metrics_set(keel_metric_t *metric, double value);     /* gauge */

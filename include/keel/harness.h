@@ -72,15 +72,14 @@ int keel_harness_start(keel_harness_t *h);
  * subscriber), KEEL_ESTATE (not started), KEEL_ETIMEDOUT (handlers did
  * not finish within 30 s) or KEEL_ENOMEM.
  */
-int keel_harness_publish(keel_harness_t *h, const char *topic, const void *body,
-                         size_t body_len, keel_result_t *result, char *error, size_t error_len);
+int keel_harness_publish(keel_harness_t *h, const char *topic, const void *body, size_t body_len,
+                         keel_result_t *result, char *error, size_t error_len);
 
 /**
  * Waits until at least `count` messages were captured on `topic` or
  * `timeout_ms` passed. Returns how many were captured.
  */
-size_t keel_harness_wait(keel_harness_t *h, const char *topic, size_t count,
-                         uint64_t timeout_ms);
+size_t keel_harness_wait(keel_harness_t *h, const char *topic, size_t count, uint64_t timeout_ms);
 
 /**
  * The index-th message captured on `topic`, or NULL. Borrowed: valid until

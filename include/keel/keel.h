@@ -108,8 +108,8 @@ extern "C" {
 
 /** Packs a service interface version: same major required, minor >= asked. */
 #define KEEL_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
-#define KEEL_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
-#define KEEL_VERSION_MINOR(v) ((uint32_t)(v)&0xFFFFU)
+#define KEEL_VERSION_MAJOR(v)      ((uint32_t)(v) >> 16)
+#define KEEL_VERSION_MINOR(v)      ((uint32_t)(v)&0xFFFFU)
 
 /**
  * What a handler says about one message.
@@ -281,9 +281,9 @@ typedef struct keel_plugin_descriptor {
     uint16_t abi_minor;   /* KEEL_ABI_MINOR the plugin was built with */
     uint32_t struct_size; /* sizeof(keel_plugin_descriptor_t) at build */
 
-    const char *name;        /* module name, e.g. "queue_lmdb" (required) */
-    const char *version;     /* the plugin's own version, e.g. "1.2.0" */
-    const char *description; /* one line, shown by --describe-plugin */
+    const char *name;                     /* module name, e.g. "queue_lmdb" (required) */
+    const char *version;                  /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;              /* one line, shown by --describe-plugin */
     const keel_config_key_t *config_keys; /* NULL-name terminated; may be NULL */
 
     /**
@@ -348,20 +348,18 @@ typedef const keel_plugin_descriptor_t *(*keel_plugin_entry_fn)(void);
 #endif
 /* The trailing forward declaration takes the user's semicolon, so that
  * `KEEL_PLUGIN_DECLARE(...);` is valid even under -pedantic. */
-#define KEEL_PLUGIN_DECLARE(...)                                                      \
-    KEEL_PLUGIN_EXTERN_C KEEL_EXPORT const keel_plugin_descriptor_t *keel_plugin_entry( \
-        void);                                                                        \
-    KEEL_PLUGIN_EXTERN_C KEEL_EXPORT const keel_plugin_descriptor_t *keel_plugin_entry( \
-        void)                                                                         \
-    {                                                                                 \
-        static const keel_plugin_descriptor_t descriptor = {                          \
-            .magic = KEEL_PLUGIN_MAGIC,                                               \
-            .abi_major = KEEL_ABI_MAJOR,                                              \
-            .abi_minor = KEEL_ABI_MINOR,                                              \
-            .struct_size = (uint32_t)sizeof(keel_plugin_descriptor_t),                \
-            __VA_ARGS__};                                                             \
-        return &descriptor;                                                           \
-    }                                                                                 \
+#define KEEL_PLUGIN_DECLARE(...)                                                                   \
+    KEEL_PLUGIN_EXTERN_C KEEL_EXPORT const keel_plugin_descriptor_t *keel_plugin_entry(void);      \
+    KEEL_PLUGIN_EXTERN_C KEEL_EXPORT const keel_plugin_descriptor_t *keel_plugin_entry(void)       \
+    {                                                                                              \
+        static const keel_plugin_descriptor_t descriptor = {                                       \
+            .magic = KEEL_PLUGIN_MAGIC,                                                            \
+            .abi_major = KEEL_ABI_MAJOR,                                                           \
+            .abi_minor = KEEL_ABI_MINOR,                                                           \
+            .struct_size = (uint32_t)sizeof(keel_plugin_descriptor_t),                             \
+            __VA_ARGS__};                                                                          \
+        return &descriptor;                                                                        \
+    }                                                                                              \
     struct keel_plugin_declare_needs_a_semicolon
 
 /* ===========================================================================
@@ -396,8 +394,8 @@ typedef void (*keel_work_fn)(void *arg);
  * enough to hold `field` and the field is set. Use it for functions newer
  * than the minor you require.
  */
-#define KEEL_HAS(table, type, field)                                                   \
-    ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field) && \
+#define KEEL_HAS(table, type, field)                                                               \
+    ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field) &&                 \
      (table)->field != NULL)
 
 struct keel_host_api {
@@ -515,8 +513,8 @@ struct keel_host_api {
      * is owned by the host; *out (may be NULL) lets you cancel it.
      * Errors: KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
      */
-    int (*timer_add)(keel_plugin_t *self, uint64_t delay_ms, uint64_t interval_ms,
-                     keel_timer_fn fn, void *arg, keel_timer_t **out);
+    int (*timer_add)(keel_plugin_t *self, uint64_t delay_ms, uint64_t interval_ms, keel_timer_fn fn,
+                     void *arg, keel_timer_t **out);
 
     /** Cancels a timer; once this returns, its callback is not running and
      * will not run. Any thread except from that timer's own callback, where
@@ -544,8 +542,8 @@ struct keel_host_api {
      * another type), KEEL_ENOMEM. */
     int (*metric_counter)(keel_plugin_t *self, const char *name, const char *help,
                           const char *labels, keel_metric_t **out);
-    int (*metric_gauge)(keel_plugin_t *self, const char *name, const char *help,
-                        const char *labels, keel_metric_t **out);
+    int (*metric_gauge)(keel_plugin_t *self, const char *name, const char *help, const char *labels,
+                        keel_metric_t **out);
     /** `bounds` are the upper bounds of the buckets, ascending, copied. */
     int (*metric_histogram)(keel_plugin_t *self, const char *name, const char *help,
                             const char *labels, const double *bounds, size_t bound_count,
