@@ -2,6 +2,7 @@
 #include "bus.h"
 
 #include "id.h"
+#include "msgpool.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ typedef struct topic {
 
 struct bus {
     workers_t *workers;
+    msgpool_t *messages;
     topic_t *slots; /* open addressing; name == NULL marks an empty slot */
     size_t capacity;
     size_t topic_count;
@@ -109,6 +111,11 @@ bus_t *bus_new(void)
     bus_t *bus = calloc(1, sizeof *bus);
     if (bus == NULL)
         return NULL;
+    bus->messages = msgpool_new();
+    if (bus->messages == NULL) {
+        free(bus);
+        return NULL;
+    }
     atomic_init(&bus->async_pending, 0);
     return bus;
 }
@@ -122,6 +129,7 @@ void bus_free(bus_t *bus)
         free(bus->slots[i].subs);
     }
     free(bus->slots);
+    msgpool_free(bus->messages);
     free(bus);
 }
 
@@ -181,7 +189,7 @@ static void finish_message(bus_msg_t *m)
         m->done(m->done_arg, worst, worst == KEEL_OK ? NULL : error);
     for (unsigned i = 0; i < m->delivery_count; i++)
         free(m->deliveries[i].error);
-    free(m);
+    msgpool_release(m);
 }
 
 static void finish_delivery(struct keel_delivery *d, keel_result_t result)
@@ -231,9 +239,9 @@ static char *copy_string(char **cursor, const char *text)
     return out;
 }
 
-static bus_msg_t *copy_message(const keel_msg_t *msg, const topic_t *topic)
+static bus_msg_t *copy_message(bus_t *bus, const keel_msg_t *msg, const topic_t *topic)
 {
-    bus_msg_t *m = malloc(message_size(msg, (unsigned)topic->sub_count));
+    bus_msg_t *m = msgpool_alloc(bus->messages, message_size(msg, (unsigned)topic->sub_count));
     if (m == NULL)
         return NULL;
     m->delivery_count = (unsigned)topic->sub_count;
@@ -287,7 +295,7 @@ int bus_publish(bus_t *bus, const keel_msg_t *msg, keel_publish_done_fn done, vo
         done(done_arg, KEEL_FAIL, reason);
         return 0;
     }
-    bus_msg_t *m = copy_message(msg, topic);
+    bus_msg_t *m = copy_message(bus, msg, topic);
     if (m == NULL)
         return KEEL_ENOMEM;
     m->bus = bus;
@@ -297,17 +305,19 @@ int bus_publish(bus_t *bus, const keel_msg_t *msg, keel_publish_done_fn done, vo
     for (unsigned i = 0; i < m->delivery_count; i++)
         m->deliveries[i] = (struct keel_delivery){m, &topic->subs[i], KEEL_OK, NULL};
 
-    for (unsigned i = 0; i < m->delivery_count; i++) {
+    /* Once the first delivery is submitted a worker may finish them all
+     * and free m: nothing below reads m except through what it owns. */
+    unsigned count = m->delivery_count;
+    for (unsigned i = 0; i < count; i++) {
         int rc = workers_submit(bus->workers, deliver_job, &m->deliveries[i], NULL);
         if (rc == 0)
             continue;
         if (i == 0) {
-            free(m);
+            msgpool_release(m);
             return rc;
         }
         /* Some handlers already have it: the rest count as retriable. The
-         * last finish may free m, so the count is read first. */
-        unsigned count = m->delivery_count;
+         * deliveries not yet submitted keep m alive until they finish. */
         for (unsigned j = i; j < count; j++) {
             bus_delivery_error(&m->deliveries[j], "could not schedule delivery");
             finish_delivery(&m->deliveries[j], KEEL_RETRY);

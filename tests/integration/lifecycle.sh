@@ -85,7 +85,7 @@ YAML
 probe_run() {
   start_keeld "$TEST_DIR/$1.yaml" "$TEST_DIR/$1.log"
   wait_for_file_match "$TEST_DIR/$1.log" "keel started" 30 || true
-  kill -TERM "$KEELD_PID"
+  kill -TERM "$KEELD_PID" 2>/dev/null || true
   wait_exit "$KEELD_PID" 30
 }
 probe_config probe_denied ""
@@ -95,7 +95,7 @@ if grep -q "probe: publish_granted=0 publish_denied=-4 lookup_granted=0 lookup_d
    grep -q "\[probe\] refused: may not use services of instance 'theirs'" "$TEST_DIR/probe_denied.log"; then
   pass "ungranted publish and lookup are refused with a log line"
 else
-  fail "grants: $(grep -E 'probe|refused' "$TEST_DIR/probe_denied.log")"
+  fail "grants: $(cat "$TEST_DIR/probe_denied.log")"
 fi
 probe_config probe_allowed "    allow: {publish: [secret], services: [theirs]}"
 probe_run probe_allowed
@@ -112,7 +112,7 @@ status=$STATUS
 [ "$status" = 0 ] && pass "conf/keel.yaml passes --check-config" || fail "conf/keel.yaml: $status"
 KEEL_DATA_DIR="$TEST_DIR/default" start_keeld "$conf" "$TEST_DIR/default.log"
 if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 && [ -d "$TEST_DIR/default" ]; then
-  kill -TERM "$KEELD_PID"
+  kill -TERM "$KEELD_PID" 2>/dev/null || true
   wait_exit "$KEELD_PID" 30
   status=$STATUS
   [ "$status" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
