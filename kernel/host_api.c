@@ -411,6 +411,12 @@ static const keel_host_api_t host_table = {
     .metric_observe = host_metric_observe,
     .strerror = host_strerror,
     .metrics_render = host_metrics_render,
+    .batch_count = pipeline_batch_count,
+    .batch_message = pipeline_batch_message,
+    .batch_receive_count = pipeline_batch_receive_count,
+    .batch_result = pipeline_batch_result,
+    .batch_set_body = pipeline_batch_set_body,
+    .batch_complete = pipeline_batch_complete,
 };
 
 const keel_host_api_t *host_api(void)

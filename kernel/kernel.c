@@ -246,8 +246,12 @@ int kernel_start(kernel_t *k)
         k->phase = PHASE_RUNNING;
         rc = start_instances(k);
     }
+    if (rc == 0 && k->pipeline_count > 0)
+        rc = pipelines_start(k, k->pipeline_configs, k->pipeline_count, &k->pipelines);
     if (rc != 0) {
         k->phase = PHASE_STOPPING;
+        if (k->pipelines && pipelines_stop(k->pipelines, k->shutdown_timeout_ms))
+            k->pipelines = NULL;
         stop_instances(k);
         if (k->workers)
             drain(k);
@@ -268,6 +272,10 @@ int kernel_stop(kernel_t *k)
         return 0;
     logger_write(&k->log, KEEL_LOG_INFO, "keel", "stopping: no new work is accepted");
     k->phase = PHASE_STOPPING;
+    /* Pipelines first: their batches finish and settle while every
+     * instance they use still runs. */
+    if (pipelines_stop(k->pipelines, k->shutdown_timeout_ms))
+        k->pipelines = NULL;
     stop_instances(k);
     if (!drain(k)) {
         logger_write(&k->log, KEEL_LOG_ERROR, "keel",

@@ -33,7 +33,22 @@ static const keel_config_key_t allow_keys[] = {
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
-static const char *const top_keys[] = {"kernel", "plugins", NULL};
+static const keel_config_key_t pipeline_keys[] = {
+    {"name", KEEL_CFG_STRING, NULL, "pipeline name; its messages carry it as their topic",
+     KEEL_CFG_REQUIRED, NULL},
+    {"queue", KEEL_CFG_INSTANCE, NULL, "the instance providing the queue service",
+     KEEL_CFG_REQUIRED, NULL},
+    {"source", KEEL_CFG_STRING, NULL, "queue name within it (default: the pipeline name)", 0, NULL},
+    {"steps", KEEL_CFG_STRING_LIST, NULL, "step instances, in order", KEEL_CFG_REQUIRED, NULL},
+    {"batch_size", KEEL_CFG_INT, "5", "messages per batch (1-10)", 0, NULL},
+    {"concurrency", KEEL_CFG_INT, "10", "batches in flight at once (1-256)", 0, NULL},
+    {"timeout", KEEL_CFG_DURATION, "30s", "longest one step may take for one batch", 0, NULL},
+    {"visibility", KEEL_CFG_DURATION, "0",
+     "visibility timeout of received batches; 0 = the queue's own", 0, NULL},
+    {NULL, 0, NULL, NULL, 0, NULL},
+};
+
+static const char *const top_keys[] = {"kernel", "plugins", "pipelines", NULL};
 static const char *const entry_keys[] = {"name", "module", "config", "allow", NULL};
 
 /* Reports keys of `map` not in `allowed`, in cfg_validate's format. */
@@ -352,6 +367,102 @@ static size_t read_instances(kernel_t *k, const cfg_node_t *plugins, cfg_errors_
     return errs->count - before;
 }
 
+static void read_pipeline(kernel_t *k, const cfg_node_t *entry, size_t i,
+                          const cfg_instances_t *known, cfg_errors_t *errs)
+{
+    char context[64];
+    snprintf(context, sizeof context, "pipelines[%zu]", i);
+    if (cfg_node_kind(entry) != CFG_MAP) {
+        cfg_errors_add(errs, entry, "%s: expected a mapping with name, queue, steps", context);
+        return;
+    }
+    if (cfg_validate(entry, pipeline_keys, context, known, errs) > 0)
+        return;
+    pipeline_config_t *p = &k->pipeline_configs[k->pipeline_count];
+    int64_t batch = 0, concurrency = 0, timeout_ms = 0, visibility_ms = 0;
+    cfg_read_string(entry, pipeline_keys, "name", &p->name);
+    cfg_read_string(entry, pipeline_keys, "queue", &p->queue_instance);
+    if (cfg_read_string(entry, pipeline_keys, "source", &p->source) != 0)
+        p->source = p->name;
+    cfg_read_int(entry, pipeline_keys, "batch_size", &batch);
+    cfg_read_int(entry, pipeline_keys, "concurrency", &concurrency);
+    cfg_read_int(entry, pipeline_keys, "timeout", &timeout_ms);
+    cfg_read_int(entry, pipeline_keys, "visibility", &visibility_ms);
+    size_t before = errs->count;
+    if (batch < 1 || batch > 10)
+        cfg_errors_add(errs, cfg_map_get(entry, "batch_size"),
+                       "%s.batch_size: %lld is out of range 1..10", context, (long long)batch);
+    if (concurrency < 1 || concurrency > 256)
+        cfg_errors_add(errs, cfg_map_get(entry, "concurrency"),
+                       "%s.concurrency: %lld is out of range 1..256", context,
+                       (long long)concurrency);
+    if (timeout_ms < 1)
+        cfg_errors_add(errs, cfg_map_get(entry, "timeout"), "%s.timeout: must be positive",
+                       context);
+    for (size_t j = 0; j < k->pipeline_count; j++) {
+        if (strcmp(k->pipeline_configs[j].name, p->name) == 0)
+            cfg_errors_add(errs, cfg_map_get(entry, "name"),
+                           "%s.name: duplicate pipeline name '%s'", context, p->name);
+    }
+    const cfg_node_t *steps = cfg_map_get(entry, "steps");
+    size_t count = cfg_seq_len(steps);
+    p->steps = calloc(count ? count : 1, sizeof *p->steps);
+    if (count == 0)
+        cfg_errors_add(errs, steps, "%s.steps: name at least one step instance", context);
+    for (size_t s = 0; p->steps && s < count; s++) {
+        const cfg_node_t *item = cfg_seq_at(steps, s);
+        size_t index = instance_index(k, cfg_node_scalar(item));
+        if (index == SIZE_MAX) {
+            cfg_errors_add(errs, item, "%s.steps[%zu]: no instance named '%s'", context, s,
+                           cfg_node_scalar(item));
+            continue;
+        }
+        keel_plugin_t *step = &k->instances[index];
+        if (step->module && step->module->desc.step == NULL) {
+            cfg_errors_add(errs, item,
+                           "%s.steps[%zu]: instance '%s' (module %s) cannot be a pipeline "
+                           "step: its plugin has no step callback",
+                           context, s, step->name, step->module->desc.name);
+            continue;
+        }
+        p->steps[p->step_count++] = step;
+    }
+    p->batch_size = (unsigned)batch;
+    p->concurrency = (unsigned)concurrency;
+    p->timeout_ms = (uint64_t)timeout_ms;
+    p->visibility_s = (uint32_t)((visibility_ms + 999) / 1000);
+    if (errs->count == before && p->steps)
+        k->pipeline_count++;
+    else {
+        free(p->steps);
+        p->steps = NULL;
+    }
+}
+
+static void read_pipelines(kernel_t *k, const cfg_node_t *pipelines, cfg_errors_t *errs)
+{
+    if (pipelines == NULL || cfg_node_kind(pipelines) == CFG_NULL)
+        return;
+    if (cfg_node_kind(pipelines) != CFG_SEQ) {
+        cfg_errors_add(errs, pipelines, "pipelines: expected a list of pipelines");
+        return;
+    }
+    size_t n = cfg_seq_len(pipelines);
+    const char **names = calloc(k->instance_count + 1, sizeof *names);
+    k->pipeline_configs = calloc(n ? n : 1, sizeof *k->pipeline_configs);
+    if (names == NULL || k->pipeline_configs == NULL) {
+        free(names);
+        cfg_errors_add(errs, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < k->instance_count; i++)
+        names[i] = k->instances[i].name;
+    cfg_instances_t known = {names, k->instance_count};
+    for (size_t i = 0; i < n; i++)
+        read_pipeline(k, cfg_seq_at(pipelines, i), i, &known, errs);
+    free(names);
+}
+
 int kernel_config_apply(kernel_t *k, cfg_errors_t *errs)
 {
     size_t before = errs->count;
@@ -371,12 +482,19 @@ int kernel_config_apply(kernel_t *k, cfg_errors_t *errs)
     else if (plugins && cfg_node_kind(plugins) == CFG_SEQ)
         read_instances(k, plugins, errs);
     if (errs->count == before)
+        read_pipelines(k, cfg_map_get(root, "pipelines"), errs);
+    if (errs->count == before)
         order_instances(k, errs);
     return errs->count == before ? 0 : KEEL_EINVAL;
 }
 
 void kernel_config_release(kernel_t *k)
 {
+    for (size_t i = 0; i < k->pipeline_count; i++)
+        free(k->pipeline_configs[i].steps);
+    free(k->pipeline_configs);
+    k->pipeline_configs = NULL;
+    k->pipeline_count = 0;
     for (size_t i = 0; i < k->instance_count; i++) {
         keel_plugin_t *inst = &k->instances[i];
         free(inst->publish_grants.items);

@@ -10,6 +10,7 @@
 #include "kernel.h"
 #include "loader.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "timers.h"
 #include "workers.h"
 
@@ -59,7 +60,7 @@ typedef struct service {
 } service_t;
 
 struct kernel {
-    kernel_phase_t phase;
+    _Atomic kernel_phase_t phase; /* read by plugin threads */
     logger_t log;
     cfg_doc_t *doc;
     char *exe_dir;
@@ -80,6 +81,10 @@ struct kernel {
     keel_plugin_t *instances; /* in config order */
     size_t instance_count;
     size_t *start_order; /* instance indices in dependency order */
+
+    pipeline_config_t *pipeline_configs;
+    size_t pipeline_count;
+    pipelines_t *pipelines; /* running pipelines */
 
     keel_plugin_t *initialising; /* the instance inside init(), if any */
     service_t *services;

@@ -12,9 +12,14 @@
 /* Size of the descriptor as each minor of ABI 1 defined it. */
 static size_t descriptor_size_for_minor(uint16_t minor)
 {
-    if (minor == 0)
+    switch (minor) {
+    case 0:
         return offsetof(keel_plugin_descriptor_t, health);
-    return sizeof(keel_plugin_descriptor_t);
+    case 1:
+        return offsetof(keel_plugin_descriptor_t, step);
+    default:
+        return sizeof(keel_plugin_descriptor_t);
+    }
 }
 
 static int check_descriptor(const char *path, const keel_plugin_descriptor_t *plugin, module_t *out,

@@ -50,6 +50,13 @@ int keel_harness_add(keel_harness_t *h, const char *instance, const char *module
                      const char *config_yaml);
 
 /**
+ * Adds a pipeline named `name` (see keeld's `pipelines:` config), its keys
+ * given as YAML: "queue: q\nsteps: [a, b]\nbatch_size: 5\n". Before
+ * keel_harness_start() only. Errors: KEEL_EINVAL, KEEL_ESTATE, KEEL_ENOMEM.
+ */
+int keel_harness_add_pipeline(keel_harness_t *h, const char *name, const char *pipeline_yaml);
+
+/**
  * Captures every message published to `topic`: the harness subscribes to
  * it and answers `result` (KEEL_OK, KEEL_RETRY or KEEL_FAIL). Before
  * keel_harness_start() only. Errors: KEEL_EINVAL, KEEL_ESTATE, KEEL_ENOMEM.

@@ -102,9 +102,10 @@ extern "C" {
  *
  *  1.0  descriptor up to `destroy`; host API up to `strerror`.
  *  1.1  appended descriptor `health`; host API `metrics_render`.
+ *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`.
  */
 #define KEEL_ABI_MAJOR 1
-#define KEEL_ABI_MINOR 1
+#define KEEL_ABI_MINOR 2
 
 /** Packs a service interface version: same major required, minor >= asked. */
 #define KEEL_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
@@ -272,6 +273,12 @@ typedef struct keel_plugin keel_plugin_t; /* one instance, owned by the host */
 typedef struct keel_host_api keel_host_api_t;
 
 /**
+ * A batch of queue messages handed to a pipeline step (see `step` below
+ * and the batch_* host functions). Owned by the host.
+ */
+typedef struct keel_batch keel_batch_t;
+
+/**
  * What a plugin exports. Fill it with KEEL_PLUGIN_DECLARE(); the first four
  * fields are set by the macro. Fields may only ever be appended.
  */
@@ -316,6 +323,27 @@ typedef struct keel_plugin_descriptor {
      * KEEL_E* code, writing a short reason into why[why_len].
      */
     int (*health)(void *ctx, char *why, size_t why_len);
+
+    /* ---- appended in ABI 1.2 ---- */
+
+    /**
+     * Optional: makes the plugin usable as a step of a pipeline (config
+     * `pipelines:`), which feeds it batches of messages received from a
+     * queue, like a Lambda function behind SQS. Worker thread; batches of
+     * one instance may run concurrently.
+     *
+     * Read the messages with host->batch_count() and batch_message(), and
+     * give every message a result with batch_result(): KEEL_OK passes it to
+     * the next step (after the last step, it is deleted from the queue),
+     * KEEL_RETRY returns it to the queue for a later attempt, KEEL_FAIL
+     * moves it to the dead-letter queue now. Then return KEEL_OK; or return
+     * KEEL_ASYNC and call host->batch_complete() later, from any thread.
+     *
+     * The whole batch fails, and nothing of it is deleted, when the step
+     * returns anything else, leaves a message without a result, or does
+     * not finish within the pipeline's timeout.
+     */
+    int (*step)(void *ctx, keel_batch_t *batch);
 } keel_plugin_descriptor_t;
 
 #if defined(_WIN32)
@@ -566,6 +594,43 @@ struct keel_host_api {
      * it with host->free. Any thread. Errors: KEEL_ENOMEM.
      */
     int (*metrics_render)(keel_plugin_t *self, char **out, size_t *len);
+
+    /* ---- appended in ABI 1.2: pipeline batches (see descriptor `step`).
+     * Callable by the step that received the batch, from any thread, until
+     * the step returned (or, for KEEL_ASYNC, until batch_complete()). */
+
+    /** Number of messages in the batch. */
+    size_t (*batch_count)(const keel_batch_t *batch);
+
+    /**
+     * The index-th message: id is the queue message id, topic the pipeline
+     * name, attrs and body as sent (or as replaced by an earlier step with
+     * batch_set_body). Borrowed. NULL when index is out of range.
+     */
+    const keel_msg_t *(*batch_message)(const keel_batch_t *batch, size_t index);
+
+    /** How many times the queue has delivered this message (1 = first). */
+    uint32_t (*batch_receive_count)(const keel_batch_t *batch, size_t index);
+
+    /**
+     * Sets the result of the index-th message (the last call wins), with a
+     * reason for RETRY/FAIL (copied; may be NULL). Errors: KEEL_EINVAL.
+     */
+    int (*batch_result)(keel_batch_t *batch, size_t index, keel_result_t result,
+                        const char *reason);
+
+    /**
+     * Replaces the body the next steps see for the index-th message
+     * (copied). The queued message itself is not changed: a retry starts
+     * from the original. Errors: KEEL_EINVAL, KEEL_ENOMEM.
+     */
+    int (*batch_set_body)(keel_batch_t *batch, size_t index, const void *body, size_t len);
+
+    /**
+     * Finishes a batch whose step returned KEEL_ASYNC. Exactly once; the
+     * batch is invalid afterwards. Errors: KEEL_EINVAL.
+     */
+    int (*batch_complete)(keel_batch_t *batch);
 };
 
 #ifdef __cplusplus

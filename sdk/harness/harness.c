@@ -34,22 +34,47 @@ struct keel_harness {
     bool started;
     char *yaml; /* the config being built */
     size_t yaml_len;
+    char *pipelines; /* the pipelines: section, appended at start */
+    size_t pipelines_len;
     capture_topic_t **captures;
     size_t capture_count;
     pthread_mutex_t lock; /* guards captures' items */
     pthread_cond_t changed;
 };
 
-static int append_yaml(keel_harness_t *h, const char *text)
+static int append_text(char **buffer, size_t *buffer_len, const char *text)
 {
     size_t len = strlen(text);
-    char *grown = realloc(h->yaml, h->yaml_len + len + 1);
+    char *grown = realloc(*buffer, *buffer_len + len + 1);
     if (grown == NULL)
         return KEEL_ENOMEM;
-    memcpy(grown + h->yaml_len, text, len + 1);
-    h->yaml = grown;
-    h->yaml_len += len;
+    memcpy(grown + *buffer_len, text, len + 1);
+    *buffer = grown;
+    *buffer_len += len;
     return 0;
+}
+
+static int append_yaml(keel_harness_t *h, const char *text)
+{
+    return append_text(&h->yaml, &h->yaml_len, text);
+}
+
+/* Appends each line of `yaml`, indented by `indent` spaces. */
+static int append_indented(char **buffer, size_t *buffer_len, const char *yaml, int indent)
+{
+    int rc = 0;
+    for (const char *line = yaml; rc == 0 && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char *indented = malloc(len + (size_t)indent + 2);
+        if (indented == NULL)
+            return KEEL_ENOMEM;
+        snprintf(indented, len + (size_t)indent + 2, "%*s%.*s\n", indent, "", (int)len, line);
+        rc = append_text(buffer, buffer_len, indented);
+        free(indented);
+        line += len + (end ? 1 : 0);
+    }
+    return rc;
 }
 
 keel_harness_t *keel_harness_new(const char *data_dir)
@@ -96,19 +121,19 @@ int keel_harness_add(keel_harness_t *h, const char *instance, const char *module
     if (rc != 0 || config_yaml == NULL)
         return rc;
     rc = append_yaml(h, "    config:\n");
-    /* Indent the instance's config under `config:`. */
-    for (const char *line = config_yaml; rc == 0 && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char *indented = malloc(len + 8);
-        if (indented == NULL)
-            return KEEL_ENOMEM;
-        snprintf(indented, len + 8, "      %.*s\n", (int)len, line);
-        rc = append_yaml(h, indented);
-        free(indented);
-        line += len + (end ? 1 : 0);
-    }
-    return rc;
+    return rc ? rc : append_indented(&h->yaml, &h->yaml_len, config_yaml, 6);
+}
+
+int keel_harness_add_pipeline(keel_harness_t *h, const char *name, const char *pipeline_yaml)
+{
+    if (h == NULL || name == NULL || pipeline_yaml == NULL)
+        return KEEL_EINVAL;
+    if (h->started)
+        return KEEL_ESTATE;
+    char head[300];
+    snprintf(head, sizeof head, "%s  - name: \"%s\"\n", h->pipelines ? "" : "pipelines:\n", name);
+    int rc = append_text(&h->pipelines, &h->pipelines_len, head);
+    return rc ? rc : append_indented(&h->pipelines, &h->pipelines_len, pipeline_yaml, 4);
 }
 
 static keel_result_t capture_handler(void *arg, const keel_msg_t *msg, keel_delivery_t *d)
@@ -191,6 +216,8 @@ int keel_harness_start(keel_harness_t *h)
         return KEEL_EINVAL;
     if (h->started)
         return KEEL_ESTATE;
+    if (h->pipelines && append_yaml(h, h->pipelines) != 0)
+        return KEEL_ENOMEM;
     cfg_errors_t errs;
     cfg_errors_init(&errs);
     cfg_doc_t *doc = cfg_doc_load_string("harness", h->yaml, &errs);
@@ -359,6 +386,7 @@ void keel_harness_free(keel_harness_t *h)
         nftw(h->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(h->data_dir);
     free(h->yaml);
+    free(h->pipelines);
     pthread_cond_destroy(&h->changed);
     pthread_mutex_destroy(&h->lock);
     free(h);

@@ -136,7 +136,7 @@ cat >"$F/unknown_top.yaml" <<'YAML'
 kernal:
   data_dir: /tmp
 YAML
-expect_error unknown_top "unknown_top.yaml:1:1: config: unknown key 'kernal'; allowed keys: kernel, plugins"
+expect_error unknown_top "unknown_top.yaml:1:1: config: unknown key 'kernal'; allowed keys: kernel, plugins, pipelines"
 
 # ${VAR} substitution: unset without default is an error at the scalar...
 { kernel_header; cat <<'YAML'; } >"$F/env.yaml"
@@ -162,5 +162,28 @@ fi
 run_to "$TEST_DIR/describe.out" "$KEELD" --describe-plugin nope --plugin-dir "$KEEL_TEST_PLUGIN_DIR"
 status=$STATUS
 [ "$status" = 1 ] && pass "describe-plugin of a missing module exits 1" || fail "describe-plugin missing: $status"
+
+# Pipelines: steps must exist and be able to run as steps; sizes in range.
+{ kernel_header; cat <<'YAML'; } >"$F/pipeline_bad_step.yaml"
+plugins:
+  - {name: q, module: test_counter}
+  - {name: counter, module: test_counter}
+pipelines:
+  - name: orders
+    queue: q
+    steps: [counter, ghost]
+    batch_size: 11
+YAML
+expect_error pipeline_bad_step "pipeline_bad_step.yaml:11:13: pipelines\[0\].steps\[0\]: instance 'counter' \(module test_counter\) cannot be a pipeline step"
+expect_error pipeline_bad_step "pipeline_bad_step.yaml:11:22: pipelines\[0\].steps\[1\]: no instance named 'ghost'"
+expect_error pipeline_bad_step "pipeline_bad_step.yaml:12:17: pipelines\[0\].batch_size: 11 is out of range 1..10"
+
+{ kernel_header; cat <<'YAML'; } >"$F/pipeline_bad_queue.yaml"
+plugins:
+  - {name: s, module: test_step}
+pipelines:
+  - {name: orders, queue: nowhere, steps: [s]}
+YAML
+expect_error pipeline_bad_queue "pipeline_bad_queue.yaml:8:27: pipelines\[0\].queue: no instance named 'nowhere'"
 
 finish

@@ -55,7 +55,7 @@ else
   fail "duplicate: status $status: $(cat "$TEST_DIR/dup.log")"
 fi
 
-# ABI 1.0 plugin in a 1.1 host: loads, inits with its config, stops cleanly.
+# ABI 1.0 plugin in a newer host: loads, inits with its config, stops cleanly.
 cfg="$TEST_DIR/old.yaml"
 { kernel_header; printf 'plugins:\n  - name: veteran\n    module: old_minor\n    config: {greeting: ahoy}\n'; } >"$cfg"
 start_keeld "$cfg" "$TEST_DIR/old.log"

@@ -26,6 +26,7 @@ CTEST=${CTEST:-ctest}
 export CC=${CC:-cc}
 jobs=$(nproc 2>/dev/null || echo 2)
 deadline_s=30
+test_timeout_s=120
 
 san_flags=""
 case "${sanitize^^}" in
@@ -138,8 +139,13 @@ echo "pkg-config --libs keel-harness:   $(PKG_CONFIG_PATH=$pc_dir pkg-config --l
 run "$work/make.log" make -C "$work/make-src" PKG_CONFIG_PATH="$pc_dir" CC="$CC" \
     CFLAGS="-O1 -g $san_flags" LDFLAGS="$san_flags" tagger.so test_tagger
 echo "\$ $work/make-src/test_tagger $work/make-src/tagger.so"
-"$work/make-src/test_tagger" "$work/make-src/tagger.so" ||
-    fail "the template's test failed (Makefile build)"
+status=0
+timeout "$test_timeout_s" "$work/make-src/test_tagger" "$work/make-src/tagger.so" || status=$?
+if [[ $status == 124 ]]; then
+    fail "the template's test hung for ${test_timeout_s}s (Makefile build)"
+elif [[ $status != 0 ]]; then
+    fail "the template's test failed with status $status (Makefile build)"
+fi
 
 # --- d. the installed keeld loads the plugin by path ----------------------------------
 step "d. run the installed keeld with tagger.so loaded by path"
