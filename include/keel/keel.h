@@ -362,7 +362,9 @@ typedef const keel_plugin_descriptor_t *(*keel_plugin_entry_fn)(void);
 
 /**
  * Declares the plugin. Use once per .so, at file scope, with designated
- * initialisers for the other fields:
+ * initialisers for the other fields (C99 and later; from C++ this needs
+ * C++20, and -Wextra there asks for every field: list them all, or fill a
+ * descriptor by hand as KEEL_PLUGIN_DECLARE does):
  *
  *     KEEL_PLUGIN_DECLARE(.name = "echo", .version = "1.0.0",
  *                         .description = "answers every message",
