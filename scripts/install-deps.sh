@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang
   libevent-dev libmsgpack-dev liblmdb-dev lmdb-utils libfyaml-dev
-  libcmocka-dev libjansson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libcmocka-dev libjansson-dev libyajl-dev libjsmn-dev libcurl4-openssl-dev libssl-dev
+  zlib1g-dev
   curl
 )
 

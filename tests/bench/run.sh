@@ -6,3 +6,4 @@ messages=${KEEL_BENCH_MESSAGES:-1000000}
 rounds=${KEEL_BENCH_ROUNDS:-3}
 echo "keel benchmarks ($(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ))"
 "$build/bin/bench_pipeline" "$build/tests/bench/bench_step.so" "$messages" "$rounds"
+"$build/bin/bench_json" "${KEEL_BENCH_JSON_ROUNDS:-500000}"
