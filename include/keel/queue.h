@@ -63,15 +63,17 @@ typedef struct keel_queue_entry {
     size_t attr_count;
     const void *body;
     size_t body_len;
-    /** Seconds before the message can be received (0..900). */
+    /** Seconds before the message can be received (1..900); 0 means the
+     * queue's configured default delay (as an absent DelaySeconds in SQS). */
     uint32_t delay_s;
 } keel_queue_entry_t;
 
 /** The outcome of one sent entry. */
 typedef struct keel_queue_sent {
-    /** 0 when committed; KEEL_EFULL (queue full: back off and retry),
-     * KEEL_EINVAL (too large, bad delay or attributes), KEEL_EIO or
-     * KEEL_EUNAVAIL (storage failure: retry later). */
+    /** 0 when committed; KEEL_EFULL (queue full, storage budget or disk
+     * full: back off and retry), KEEL_EINVAL (too large, bad delay or
+     * attributes), KEEL_EIO or KEEL_EUNAVAIL (storage failure: retry
+     * later). */
     int status;
     bool duplicate; /* the dedup_id was seen: nothing new stored */
     char message_id[KEEL_ID_LEN + 1];
@@ -113,7 +115,8 @@ typedef struct keel_queue_dlq_entry {
     size_t body_len;
     uint32_t receive_count;
     const char *first_error; /* "" when none was given */
-    const char *last_error;
+    const char *last_error;  /* or why it was dead-lettered, when no step
+                                gave an error ("max receives (3) exceeded") */
     const char *failed_step;
     uint64_t sent_at_ms;
     uint64_t first_received_at_ms;
@@ -164,8 +167,9 @@ typedef struct keel_queue_api {
     /**
      * Receives up to `max` (1..KEEL_QUEUE_MAX_BATCH) visible messages,
      * making them invisible for `visibility_s` seconds (0: the queue's
-     * default). Waits up to `wait_ms` for a first message (long polling;
-     * 0: answer at once, possibly with an empty batch). done(arg, status,
+     * default). Waits up to `wait_ms` (at most 20000, as SQS) for a first
+     * message (long polling; 0: answer at once, possibly with an empty
+     * batch). done(arg, status,
      * batch) runs once, after the receive counts were committed.
      * Returns 0, or KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
      */
@@ -206,19 +210,22 @@ typedef struct keel_queue_api {
     void (*dlq_page_free)(void *ctx, keel_queue_dlq_page_t *page);
 
     /**
-     * Moves DLQ messages back to the queue with their receive count reset:
-     * the listed ids (ids == NULL: all), at most `rate_per_s` per second
-     * (0: no limit). Runs in the background; done(arg, status, moved)
-     * when finished. Ids not in the DLQ are skipped.
+     * Moves DLQ messages back to the queue with their receive count and
+     * errors reset: the listed ids (ids == NULL: all), at most
+     * `rate_per_s` per second (0: no limit). A redriven message keeps its
+     * id, joins the back of the queue and its retention starts again.
+     * Runs in the background; done(arg, status, moved) when finished. Ids
+     * not in the DLQ are skipped.
      * Returns 0, KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
      */
     int (*dlq_redrive)(void *ctx, const char *queue, const char *const *ids, size_t id_count,
                        uint32_t rate_per_s, keel_queue_done_fn done, void *arg);
 
     /**
-     * Deletes every message of the queue, in flight ones included
-     * (dlq = false), or every DLQ entry (dlq = true). done(arg, status,
-     * deleted). Returns 0, KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
+     * Deletes every message of the queue sent before the call, in flight
+     * ones included (dlq = false), or every DLQ entry (dlq = true), in
+     * bounded steps. done(arg, status, deleted). Returns 0, KEEL_EINVAL, KEEL_ESHUTDOWN,
+     * KEEL_ENOMEM.
      */
     int (*purge)(void *ctx, const char *queue, bool dlq, keel_queue_done_fn done, void *arg);
 

@@ -7,3 +7,9 @@ rounds=${KEEL_BENCH_ROUNDS:-3}
 echo "keel benchmarks ($(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ))"
 "$build/bin/bench_pipeline" "$build/tests/bench/bench_step.so" "$messages" "$rounds"
 "$build/bin/bench_json" "${KEEL_BENCH_JSON_ROUNDS:-500000}"
+queue_so="$build/lib/keel/plugins/queue_lmdb.so"
+if [ -f "$queue_so" ]; then
+  "$build/bin/bench_queue" "$queue_so" "$build/tests/bench" "${KEEL_BENCH_SECONDS:-5}"
+else
+  echo "bench_queue: skipped, $queue_so is not built"
+fi
