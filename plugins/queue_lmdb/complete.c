@@ -102,8 +102,21 @@ void completer_flush(ql_t *ql)
     else
         ql->inbox_head = list;
     ql->inbox_tail = last;
+    ql->inbox_flushes++;
+    atomic_fetch_add(&ql->callbacks_running, 1);
     pthread_cond_signal(&ql->done_wake);
     pthread_mutex_unlock(&ql->done_lock);
+}
+
+/* Completer: a burst of callbacks ran; the writer may be holding its next
+ * group back for the requests those callbacks made (see writer_main). */
+static void callbacks_done(ql_t *ql, size_t groups)
+{
+    atomic_fetch_sub(&ql->callbacks_running, (unsigned)groups);
+    pthread_mutex_lock(&ql->lock);
+    if (ql->writer_sleeping)
+        pthread_cond_signal(&ql->wake);
+    pthread_mutex_unlock(&ql->lock);
 }
 
 static void *completer_main(void *arg)
@@ -114,7 +127,9 @@ static void *completer_main(void *arg)
         while (ql->inbox_head == NULL && !ql->completer_stopping)
             pthread_cond_wait(&ql->done_wake, &ql->done_lock);
         ql_request_t *list = ql->inbox_head;
+        size_t groups = ql->inbox_flushes;
         ql->inbox_head = ql->inbox_tail = NULL;
+        ql->inbox_flushes = 0;
         if (list == NULL)
             break; /* stopping, and everything ran */
         pthread_mutex_unlock(&ql->done_lock);
@@ -123,6 +138,7 @@ static void *completer_main(void *arg)
             list = req->next;
             run_callback(req);
         }
+        callbacks_done(ql, groups);
         pthread_mutex_lock(&ql->done_lock);
     }
     pthread_mutex_unlock(&ql->done_lock);

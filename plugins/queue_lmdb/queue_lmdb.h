@@ -42,7 +42,8 @@ enum {
     QL_MAX_VISIBILITY_S = 43200, /* 12 hours, as SQS */
     QL_MAX_DELAY_S = 900,
     QL_POLL_TICK_MS = 20, /* how often parked receives and rate-limited tasks look again */
-    QL_SEND_SHARE = 256,  /* send entries per group while consumers' requests wait */
+    QL_HOLD_FOR_CALLBACKS_US = 1000, /* longest a group waits for callbacks to finish */
+    QL_SEND_SHARE = 256,             /* send entries per group while consumers' requests wait */
 };
 
 /* Per-queue LMDB databases ("q<number>.<suffix>"); keys are big-endian. */
@@ -295,6 +296,8 @@ typedef struct ql {
     pthread_mutex_t done_lock;
     pthread_cond_t done_wake;
     ql_request_t *inbox_head, *inbox_tail;
+    size_t inbox_flushes;          /* groups in the inbox (done_lock) */
+    atomic_uint callbacks_running; /* groups handed over, not yet run */
     bool completer_stopping, completer_running;
     pthread_t completer;
 
@@ -459,5 +462,6 @@ void complete_expired_waiters(ql_t *ql, uint64_t now_mono, bool all);
 extern const keel_queue_api_t ql_queue_api;
 ql_queue_t *ql_find_queue(ql_t *ql, const char *name);
 uint64_t ql_monotonic_ms(void);
+uint64_t ql_monotonic_us(void);
 
 #endif /* QUEUE_LMDB_H */

@@ -23,6 +23,13 @@
 #include <string.h>
 #include <time.h>
 
+uint64_t ql_monotonic_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
 uint64_t ql_monotonic_ms(void)
 {
     struct timespec t;
@@ -411,6 +418,27 @@ static ql_request_t *build_group(ql_t *ql, ql_request_t *sends, ql_request_t *ot
     return head;
 }
 
+/*
+ * Group commit works best when a group holds everyone who is ready. Right
+ * after a commit, the completion thread runs that group's callbacks, and
+ * producers answered there send again at once: taking the first of those
+ * requests alone would commit groups of one or two. So while callbacks
+ * are running, wait (briefly, bounded) for them to finish, then take
+ * everything that arrived. Caller holds the lock.
+ */
+static void hold_for_callbacks(ql_t *ql)
+{
+    if (atomic_load(&ql->callbacks_running) == 0 || ql->stopping)
+        return;
+    uint64_t deadline_us = ql_monotonic_us() + QL_HOLD_FOR_CALLBACKS_US;
+    struct timespec until = {(time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000};
+    ql->writer_sleeping = true;
+    while (atomic_load(&ql->callbacks_running) > 0 && !ql->stopping &&
+           pthread_cond_timedwait(&ql->wake, &ql->lock, &until) == 0) {
+    }
+    ql->writer_sleeping = false;
+}
+
 static void *writer_main(void *arg)
 {
     ql_t *ql = arg;
@@ -438,6 +466,7 @@ static void *writer_main(void *arg)
             }
             ql->writer_sleeping = false;
         }
+        hold_for_callbacks(ql);
         ql_request_t *others =
             take(ql, &ql->lanes[QL_LANE_OTHERS], ql->max_batch_per_commit, SIZE_MAX);
         size_t taken_others = ql->taken;

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <keel/harness.h>
+
+#include "../../plugins/queue_lmdb/debug.h"
 #include <keel/queue.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -307,6 +309,123 @@ static void bench_sends(bench_t *b, double seconds, double fsync_rate)
         printf("  (%llu sends failed)\n", (unsigned long long)atomic_load(&b->send_failures));
 }
 
+/* ---- (b') durable sends from callbacks ----------------------------------- */
+
+/* The same 64 concurrent producers as an event loop has them: 64 sends in
+ * flight, each re-sent from its own completion callback, so no thread is
+ * woken per message (the HTTP ingress answers from its loop the same way). */
+typedef struct async_producer {
+    bench_t *b;
+    unsigned index;
+    uint64_t seq;
+    double sent_at;
+    char body[BODY_BYTES];
+    uint32_t *latency_us;
+    size_t latency_count, latency_cap;
+} async_producer_t;
+
+static atomic_uint async_in_flight;
+
+static void async_send(async_producer_t *p);
+
+static void on_async_sent(void *arg, const keel_queue_sent_t *results, size_t count)
+{
+    async_producer_t *p = arg;
+    bench_t *b = p->b;
+    double now = now_s();
+    if (count == 1 && results[0].status == 0) {
+        atomic_fetch_add(&b->sent, 1);
+        if (p->latency_count == p->latency_cap) {
+            size_t cap = p->latency_cap ? p->latency_cap * 2 : 4096;
+            uint32_t *grown = realloc(p->latency_us, cap * sizeof *grown);
+            if (grown != NULL) {
+                p->latency_us = grown;
+                p->latency_cap = cap;
+            }
+        }
+        if (p->latency_count < p->latency_cap)
+            p->latency_us[p->latency_count++] = (uint32_t)((now - p->sent_at) * 1e6);
+    } else {
+        atomic_fetch_add(&b->send_failures, 1);
+    }
+    if (atomic_load(&b->stop))
+        atomic_fetch_sub(&async_in_flight, 1);
+    else
+        async_send(p);
+}
+
+static void async_send(async_producer_t *p)
+{
+    snprintf(p->body, 32, "%u-%llu", p->index, (unsigned long long)p->seq++);
+    keel_queue_entry_t entry = {.body = p->body, .body_len = BODY_BYTES};
+    p->sent_at = now_s();
+    if (p->b->q->send(p->b->ctx, p->b->queue, &entry, 1, on_async_sent, p) != 0) {
+        atomic_fetch_add(&p->b->send_failures, 1);
+        atomic_fetch_sub(&async_in_flight, 1);
+    }
+}
+
+static const queue_lmdb_debug_api_t *debug_api;
+static void *debug_ctx;
+
+static void bench_sends_async(bench_t *b, double seconds, double fsync_rate)
+{
+    uint64_t commits0 = 0, requests0 = 0, commits1 = 0, requests1 = 0;
+    if (debug_api)
+        debug_api->commit_counts(debug_ctx, &commits0, &requests0);
+    static async_producer_t producers[SEND_PRODUCERS];
+    memset(producers, 0, sizeof producers);
+    atomic_store(&b->stop, false);
+    atomic_store(&b->sent, 0);
+    atomic_store(&async_in_flight, SEND_PRODUCERS);
+    double start = now_s();
+    for (unsigned i = 0; i < SEND_PRODUCERS; i++) {
+        producers[i] = (async_producer_t){.b = b, .index = i};
+        memset(producers[i].body, 'a' + (int)(i % 26), BODY_BYTES);
+        async_send(&producers[i]);
+    }
+    struct timespec run = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&run, NULL);
+    atomic_store(&b->stop, true);
+    double elapsed = now_s() - start;
+    uint64_t sent = atomic_load(&b->sent);
+    while (atomic_load(&async_in_flight) > 0) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    size_t n = 0;
+    for (unsigned i = 0; i < SEND_PRODUCERS; i++)
+        n += producers[i].latency_count;
+    uint32_t *all = malloc((n ? n : 1) * sizeof *all);
+    size_t at = 0;
+    for (unsigned i = 0; i < SEND_PRODUCERS; i++) {
+        if (all != NULL)
+            memcpy(all + at, producers[i].latency_us, producers[i].latency_count * sizeof *all);
+        at += producers[i].latency_count;
+        free(producers[i].latency_us);
+    }
+    double p50 = 0, p99 = 0;
+    if (all != NULL && n > 0) {
+        qsort(all, n, sizeof *all, compare_u32);
+        p50 = all[n / 2] / 1000.0;
+        p99 = all[(n * 99) / 100] / 1000.0;
+    }
+    free(all);
+    double rate = (double)sent / elapsed;
+    printf("  durable sends, %d in flight from callbacks: %9.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
+           "(target >= 50000/s)\n",
+           SEND_PRODUCERS, rate, p50, p99);
+    if (debug_api) {
+        debug_api->commit_counts(debug_ctx, &commits1, &requests1);
+        uint64_t commits = commits1 - commits0;
+        printf("  commits: %llu (%.0f/s), %.1f sends per commit\n", (unsigned long long)commits,
+               (double)commits / elapsed,
+               commits ? (double)(requests1 - requests0) / (double)commits : 0.0);
+    }
+    printf("  ratio to fdatasync:                        %10.1fx        (target >= 8x)\n",
+           rate / fsync_rate);
+}
+
 /* ---- (c) send → receive → settle --------------------------------------- */
 
 static void bench_cycle(bench_t *b, double seconds)
@@ -405,8 +524,17 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    keel_service_t debug;
+    if (keel_harness_service(h, "queue", QUEUE_LMDB_DEBUG_INTERFACE, QUEUE_LMDB_DEBUG_VERSION,
+                             &debug) == 0) {
+        debug_api = debug.vtable;
+        debug_ctx = debug.ctx;
+    }
     bench_t sends = {.q = svc.vtable, .ctx = svc.ctx, .queue = "sends", .entries_per_send = 1};
     bench_sends(&sends, seconds, fsync_rate);
+    bench_t async_sends = {
+        .q = svc.vtable, .ctx = svc.ctx, .queue = "sends", .entries_per_send = 1};
+    bench_sends_async(&async_sends, seconds, fsync_rate);
     bench_t cycle = {.q = svc.vtable,
                      .ctx = svc.ctx,
                      .queue = "cycle",
