@@ -374,6 +374,11 @@ static int host_metrics_render(keel_plugin_t *self, char **out, size_t *len)
     return metrics_render(self->kernel->metrics, out, len ? len : &ignored);
 }
 
+static int host_readiness(keel_plugin_t *self, char *why, size_t why_len)
+{
+    return self ? kernel_readiness(self->kernel, why, why_len) : KEEL_EINVAL;
+}
+
 static const keel_host_api_t host_table = {
     .struct_size = sizeof(keel_host_api_t),
     .abi_major = KEEL_ABI_MAJOR,
@@ -417,6 +422,7 @@ static const keel_host_api_t host_table = {
     .batch_result = pipeline_batch_result,
     .batch_set_body = pipeline_batch_set_body,
     .batch_complete = pipeline_batch_complete,
+    .readiness = host_readiness,
 };
 
 const keel_host_api_t *host_api(void)

@@ -339,3 +339,31 @@ int kernel_service_lookup(kernel_t *k, const char *instance, const char *interfa
         return KEEL_ESTATE;
     return services_lookup(k, NULL, instance, interface, version, out);
 }
+
+int kernel_readiness(kernel_t *k, char *why, size_t why_len)
+{
+    char none[1];
+    if (why == NULL || why_len == 0) {
+        why = none;
+        why_len = sizeof none;
+    }
+    why[0] = '\0';
+    kernel_phase_t phase = k->phase;
+    if (phase != PHASE_RUNNING) {
+        snprintf(why, why_len, "keel: %s", phase < PHASE_RUNNING ? "starting" : "stopping");
+        return KEEL_ESTATE;
+    }
+    for (size_t i = 0; i < k->instance_count; i++) {
+        const keel_plugin_t *inst = &k->instances[i];
+        if (!inst->started || inst->module->desc.health == NULL)
+            continue;
+        char reason[256] = "";
+        int rc = inst->module->desc.health(inst->ctx, reason, sizeof reason);
+        if (rc != 0) {
+            snprintf(why, why_len, "%s: %s", inst->name,
+                     reason[0] ? reason : host_api()->strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}

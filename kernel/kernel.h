@@ -67,5 +67,7 @@ int kernel_publish(kernel_t *k, const keel_msg_t *msg, keel_publish_done_fn done
 int kernel_service_lookup(kernel_t *k, const char *instance, const char *interface,
                           uint32_t version, keel_service_t *out);
 size_t kernel_instance_count(const kernel_t *k);
+/* See host->readiness. */
+int kernel_readiness(kernel_t *k, char *why, size_t why_len);
 
 #endif

@@ -43,7 +43,8 @@ struct keel_plugin {
     size_t depends_count;
     void *ctx;
     timer_owner_t *timers;
-    bool inited, started;
+    bool inited;
+    atomic_bool started; /* read by readiness checks on other threads */
 };
 
 typedef struct builtin {

@@ -102,6 +102,13 @@ int keel_harness_service(keel_harness_t *h, const char *instance, const char *in
                          uint32_t version, keel_service_t *out);
 
 /**
+ * Readiness as host->readiness() reports it: 0 when every started
+ * instance's health callback answers 0, else the first failure, with
+ * "<instance>: <reason>" in why (may be NULL).
+ */
+int keel_harness_ready(keel_harness_t *h, char *why, size_t why_len);
+
+/**
  * Sets the clock plugins see through host->now_ms() (milliseconds since
  * the epoch). Until the first call, the real clock is used.
  */

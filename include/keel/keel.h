@@ -102,7 +102,8 @@ extern "C" {
  *
  *  1.0  descriptor up to `destroy`; host API up to `strerror`.
  *  1.1  appended descriptor `health`; host API `metrics_render`.
- *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`.
+ *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`
+ *       and `readiness`.
  */
 #define KEEL_ABI_MAJOR 1
 #define KEEL_ABI_MINOR 2
@@ -633,6 +634,16 @@ struct keel_host_api {
      * batch is invalid afterwards. Errors: KEEL_EINVAL.
      */
     int (*batch_complete)(keel_batch_t *batch);
+
+    /**
+     * Readiness of the whole process, for probes such as /readyz: 0 when
+     * the kernel runs and every started instance's `health` callback (if
+     * any) answers 0. Otherwise a KEEL_E* code (KEEL_ESTATE while starting
+     * or stopping) with "<instance>: <reason>" written to why[why_len].
+     * Calls other instances' health callbacks: any thread but the main
+     * one, and not from inside a health callback.
+     */
+    int (*readiness)(keel_plugin_t *self, char *why, size_t why_len);
 };
 
 #ifdef __cplusplus

@@ -356,6 +356,13 @@ int keel_harness_service(keel_harness_t *h, const char *instance, const char *in
     return kernel_service_lookup(h->kernel, instance, interface, version, out);
 }
 
+int keel_harness_ready(keel_harness_t *h, char *why, size_t why_len)
+{
+    if (h == NULL)
+        return KEEL_EINVAL;
+    return kernel_readiness(h->kernel, why, why_len);
+}
+
 void keel_harness_set_time(keel_harness_t *h, uint64_t now_ms)
 {
     if (h && h->kernel)

@@ -16,6 +16,7 @@ typedef struct capture {
     const char *reason;
     int64_t delay_ms;
     bool async;
+    const char *unhealthy;
     atomic_uint_fast64_t handled;
 } capture_t;
 
@@ -30,6 +31,7 @@ static const keel_config_key_t topic_keys[] = {
     {"reason", KEEL_CFG_STRING, "test failure", "reason attached to retry/fail", 0, NULL},
     {"delay", KEEL_CFG_DURATION, "0", "time each message takes", 0, NULL},
     {"async", KEEL_CFG_BOOL, "false", "complete from another worker", 0, NULL},
+    {"unhealthy", KEEL_CFG_STRING, NULL, "when set, health() reports this reason", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
@@ -96,6 +98,8 @@ static int capture_init(keel_plugin_t *self, const keel_host_api_t *host, void *
     host->config_string(self, "reason", &c->reason);
     host->config_int(self, "delay", &c->delay_ms);
     host->config_bool(self, "async", &c->async);
+    if (host->config_string(self, "unhealthy", &c->unhealthy) != 0)
+        c->unhealthy = NULL;
     if (strcmp(result, "ok") == 0) {
         c->result = KEEL_OK;
     } else if (strcmp(result, "retry") == 0) {
@@ -121,6 +125,15 @@ static int capture_init(keel_plugin_t *self, const keel_host_api_t *host, void *
     return host->service_provide(self, "capture", KEEL_VERSION(1, 0), &capture_api, c);
 }
 
+static int capture_health(void *ctx, char *why, size_t why_len)
+{
+    capture_t *c = ctx;
+    if (c->unhealthy == NULL)
+        return 0;
+    snprintf(why, why_len, "%s", c->unhealthy);
+    return KEEL_EUNAVAIL;
+}
+
 static void capture_destroy(void *ctx)
 {
     capture_t *c = ctx;
@@ -131,4 +144,5 @@ static void capture_destroy(void *ctx)
 
 KEEL_PLUGIN_DECLARE(.name = "test_capture", .version = "1.0.0",
                     .description = "subscribes to topics and answers with a fixed result",
-                    .config_keys = topic_keys, .init = capture_init, .destroy = capture_destroy);
+                    .config_keys = topic_keys, .init = capture_init, .destroy = capture_destroy,
+                    .health = capture_health);

@@ -187,6 +187,30 @@ static void test_dangling_reference_and_failed_init_stop_start_up(void **state)
     keel_harness_free(h);
 }
 
+static void test_readiness_reports_the_first_unhealthy_instance(void **state)
+{
+    (void)state;
+    keel_harness_t *h = keel_harness_new(NULL);
+    keel_harness_add(h, "fine", plugin("test_capture"), "topics: [a]\n");
+    keel_harness_add(h, "old", plugin("old_minor"), NULL); /* ABI 1.0: no health */
+    char why[128];
+    assert_int_equal(keel_harness_ready(h, why, sizeof why), KEEL_ESTATE);
+    assert_string_equal(why, "keel: starting");
+    assert_int_equal(keel_harness_start(h), 0);
+    assert_int_equal(keel_harness_ready(h, why, sizeof why), 0);
+    assert_string_equal(why, "");
+    keel_harness_free(h);
+
+    h = keel_harness_new(NULL);
+    keel_harness_add(h, "fine", plugin("test_capture"), "topics: [a]\n");
+    keel_harness_add(h, "sick", plugin("test_capture"),
+                     "topics: [b]\nunhealthy: backend unreachable\n");
+    assert_int_equal(keel_harness_start(h), 0);
+    assert_int_equal(keel_harness_ready(h, why, sizeof why), KEEL_EUNAVAIL);
+    assert_string_equal(why, "sick: backend unreachable");
+    keel_harness_free(h);
+}
+
 static void test_stopping_during_work_finishes_it(void **state)
 {
     (void)state;
@@ -222,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_service_versions_and_names),
         cmocka_unit_test(test_grants_are_enforced),
         cmocka_unit_test(test_dangling_reference_and_failed_init_stop_start_up),
+        cmocka_unit_test(test_readiness_reports_the_first_unhealthy_instance),
         cmocka_unit_test(test_stopping_during_work_finishes_it),
         cmocka_unit_test(test_bounded_ingress_is_fully_delivered),
     };
