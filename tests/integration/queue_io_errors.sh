@@ -106,6 +106,17 @@ check_env "$TEST_DIR/data/queue"
 [ "$STATUS" = 0 ] && pass "mdb_stat opens the environment cleanly" ||
   fail "mdb_stat: $(cat "$TEST_DIR/mdb_stat.out")"
 
+# A data dir on a network filesystem is refused at start, with the reason.
+echo nfs >"$FAULT"
+LD_PRELOAD=$SHIM KEEL_FAULT_FILE=$FAULT ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+  run_to "$TEST_DIR/nfs.out" "$KEELD" -c "$TEST_DIR/faulty.yaml"
+rm -f "$FAULT"
+if [ "$STATUS" = 1 ] && grep -q "network filesystem" "$LOG"; then
+  pass "a data dir on NFS is refused: $(grep -m1 -o "'[^']*' is on a network filesystem[^:]*" "$LOG")"
+else
+  fail "NFS: status $STATUS: $(tail -n 5 "$LOG" "$TEST_DIR/nfs.out")"
+fi
+
 # Without producers: everything acked before, between and after the faults
 # is processed with its body.
 write_config drain no

@@ -8,6 +8,7 @@
  *   fdatasync  every fdatasync() fails with EIO
  *   meta       every pwrite() of fewer than 512 bytes (LMDB's meta-page
  *              write) fails with EIO
+ *   nfs        statfs() reports every filesystem as NFS
  * Delete the file and I/O works again.
  */
 #include <dlfcn.h>
@@ -15,9 +16,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
-typedef enum { FAULT_NONE, FAULT_FDATASYNC, FAULT_META } fault_t;
+typedef enum { FAULT_NONE, FAULT_FDATASYNC, FAULT_META, FAULT_NFS } fault_t;
 
 static fault_t current_fault(void)
 {
@@ -36,6 +38,8 @@ static fault_t current_fault(void)
         return FAULT_FDATASYNC;
     if (strncmp(word, "meta", 4) == 0)
         return FAULT_META;
+    if (strncmp(word, "nfs", 3) == 0)
+        return FAULT_NFS;
     return FAULT_NONE;
 }
 
@@ -66,4 +70,15 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset)
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 {
     return pwrite64(fd, buf, count, offset);
+}
+
+int statfs(const char *path, struct statfs *buf)
+{
+    static int (*real)(const char *, struct statfs *);
+    if (real == NULL)
+        real = (int (*)(const char *, struct statfs *))dlsym(RTLD_NEXT, "statfs");
+    int rc = real(path, buf);
+    if (rc == 0 && current_fault() == FAULT_NFS)
+        buf->f_type = 0x6969; /* NFS_SUPER_MAGIC */
+    return rc;
 }
