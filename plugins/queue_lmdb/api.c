@@ -19,6 +19,18 @@ ql_queue_t *ql_find_queue(ql_t *ql, const char *name)
     return NULL;
 }
 
+/* A zeroed request of `size` bytes (the struct and what follows it). */
+static ql_request_t *request_new(ql_request_kind_t kind, ql_queue_t *q, size_t size, void *arg)
+{
+    ql_request_t *req = calloc(1, size);
+    if (req != NULL) {
+        req->kind = kind;
+        req->queue = q;
+        req->arg = arg;
+    }
+    return req;
+}
+
 static int submit(ql_t *ql, ql_request_t *req)
 {
     int rc = writer_submit(ql, req);
@@ -73,12 +85,9 @@ static int api_send(void *ctx, const char *queue, const keel_queue_entry_t *entr
         if (valid[i])
             total += lengths[i] + (entries[i].dedup_id ? strlen(entries[i].dedup_id) + 1 : 0);
     }
-    ql_request_t *req = calloc(1, total);
+    ql_request_t *req = request_new(QL_REQ_SEND, q, total, arg);
     if (req == NULL)
         return KEEL_ENOMEM;
-    req->kind = QL_REQ_SEND;
-    req->queue = q;
-    req->arg = arg;
     req->u.send.done = done;
     req->u.send.count = count;
     uint8_t *at = (uint8_t *)(req + 1);
@@ -115,12 +124,9 @@ static int api_receive(void *ctx, const char *queue, size_t max, uint32_t visibi
     if (q == NULL || done == NULL || max < 1 || max > KEEL_QUEUE_MAX_BATCH ||
         visibility_s > QL_MAX_VISIBILITY_S || wait_ms > 20000)
         return KEEL_EINVAL;
-    ql_request_t *req = calloc(1, sizeof *req);
+    ql_request_t *req = request_new(QL_REQ_RECEIVE, q, sizeof(ql_request_t), arg);
     if (req == NULL)
         return KEEL_ENOMEM;
-    req->kind = QL_REQ_RECEIVE;
-    req->queue = q;
-    req->arg = arg;
     req->u.receive.done = done;
     req->u.receive.max = max;
     req->u.receive.visibility_ms = visibility_s ? (uint64_t)visibility_s * 1000 : q->visibility_ms;
@@ -162,12 +168,9 @@ static int api_settle(void *ctx, const char *queue, const keel_queue_settle_t *i
     size_t total = sizeof(ql_request_t);
     for (size_t i = 0; i < count; i++)
         total += text_size(items[i].error) + text_size(items[i].failed_step);
-    ql_request_t *req = calloc(1, total);
+    ql_request_t *req = request_new(QL_REQ_SETTLE, q, total, arg);
     if (req == NULL)
         return KEEL_ENOMEM;
-    req->kind = QL_REQ_SETTLE;
-    req->queue = q;
-    req->arg = arg;
     req->u.settle.done = done;
     req->u.settle.count = count;
     uint8_t *at = (uint8_t *)(req + 1);
@@ -192,12 +195,9 @@ static int api_change_visibility(void *ctx, const char *queue, const char *recei
     if (q == NULL || done == NULL || timeout_s > QL_MAX_VISIBILITY_S ||
         codec_receipt_parse(receipt, &parsed) < 0)
         return KEEL_EINVAL;
-    ql_request_t *req = calloc(1, sizeof *req);
+    ql_request_t *req = request_new(QL_REQ_VISIBILITY, q, sizeof(ql_request_t), arg);
     if (req == NULL)
         return KEEL_ENOMEM;
-    req->kind = QL_REQ_VISIBILITY;
-    req->queue = q;
-    req->arg = arg;
     req->u.visibility.done = done;
     req->u.visibility.receipt = parsed;
     req->u.visibility.valid = true;

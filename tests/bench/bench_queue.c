@@ -145,6 +145,53 @@ static double fdatasync_rate(const char *dir)
     return (double)n / elapsed;
 }
 
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Send latencies of one producer; merged at the end for percentiles. */
+typedef struct latency_log {
+    uint32_t *us;
+    size_t count, cap;
+} latency_log_t;
+
+static void latency_record(latency_log_t *log, double seconds)
+{
+    if (log->count == log->cap) {
+        size_t cap = log->cap ? log->cap * 2 : 4096;
+        uint32_t *grown = realloc(log->us, cap * sizeof *grown);
+        if (grown == NULL)
+            return;
+        log->us = grown;
+        log->cap = cap;
+    }
+    log->us[log->count++] = (uint32_t)(seconds * 1e6);
+}
+
+/* Appends `from` to `into` and empties `from`. */
+static void latency_merge(latency_log_t *into, latency_log_t *from)
+{
+    for (size_t i = 0; i < from->count; i++)
+        latency_record(into, from->us[i] / 1e6);
+    free(from->us);
+    *from = (latency_log_t){0};
+}
+
+/* p50 and p99 in milliseconds; frees the log. */
+static void latency_percentiles(latency_log_t *log, double *p50, double *p99)
+{
+    *p50 = *p99 = 0;
+    if (log->count > 0) {
+        qsort(log->us, log->count, sizeof *log->us, compare_u32);
+        *p50 = log->us[log->count / 2] / 1000.0;
+        *p99 = log->us[(log->count * 99) / 100] / 1000.0;
+    }
+    free(log->us);
+    *log = (latency_log_t){0};
+}
+
 /* ---- shared run state --------------------------------------------------- */
 
 typedef struct bench {
@@ -161,8 +208,7 @@ typedef struct producer {
     bench_t *b;
     unsigned index;
     pthread_t thread;
-    uint32_t *latency_us;
-    size_t latency_count, latency_cap;
+    latency_log_t latency;
 } producer_t;
 
 static void *produce(void *arg)
@@ -206,15 +252,7 @@ static void *produce(void *arg)
             nanosleep(&pause, NULL);
             continue;
         }
-        if (p->latency_count == p->latency_cap) {
-            size_t cap = p->latency_cap ? p->latency_cap * 2 : 4096;
-            uint32_t *grown = realloc(p->latency_us, cap * sizeof *grown);
-            if (grown == NULL)
-                continue;
-            p->latency_us = grown;
-            p->latency_cap = cap;
-        }
-        p->latency_us[p->latency_count++] = (uint32_t)((t1 - t0) * 1e6);
+        latency_record(&p->latency, t1 - t0);
     }
     waiter_destroy(&w);
     return NULL;
@@ -255,12 +293,6 @@ static void *consume(void *arg)
     return NULL;
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* ---- (b) durable sends -------------------------------------------------- */
 
 static void bench_sends(bench_t *b, double seconds, double fsync_rate)
@@ -278,27 +310,14 @@ static void bench_sends(bench_t *b, double seconds, double fsync_rate)
     struct timespec run = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     nanosleep(&run, NULL);
     atomic_store(&b->stop, true);
-    size_t samples = 0;
+    latency_log_t all = {0};
     for (unsigned i = 0; i < SEND_PRODUCERS; i++) {
         pthread_join(producers[i].thread, NULL);
-        samples += producers[i].latency_count;
+        latency_merge(&all, &producers[i].latency);
     }
     double elapsed = now_s() - start;
-    uint32_t *all = malloc((samples ? samples : 1) * sizeof *all);
-    size_t n = 0;
-    for (unsigned i = 0; i < SEND_PRODUCERS; i++) {
-        if (all != NULL)
-            memcpy(all + n, producers[i].latency_us, producers[i].latency_count * sizeof *all);
-        n += producers[i].latency_count;
-        free(producers[i].latency_us);
-    }
-    double p50 = 0, p99 = 0;
-    if (all != NULL && n > 0) {
-        qsort(all, n, sizeof *all, compare_u32);
-        p50 = all[n / 2] / 1000.0;
-        p99 = all[(n * 99) / 100] / 1000.0;
-    }
-    free(all);
+    double p50, p99;
+    latency_percentiles(&all, &p50, &p99);
     double rate = (double)atomic_load(&b->sent) / elapsed;
     printf("  durable sends, %d producers x 1 in flight: %10.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
            "(target >= 50000/s)\n",
@@ -320,8 +339,7 @@ typedef struct async_producer {
     uint64_t seq;
     double sent_at;
     char body[BODY_BYTES];
-    uint32_t *latency_us;
-    size_t latency_count, latency_cap;
+    latency_log_t latency;
 } async_producer_t;
 
 static atomic_uint async_in_flight;
@@ -335,16 +353,7 @@ static void on_async_sent(void *arg, const keel_queue_sent_t *results, size_t co
     double now = now_s();
     if (count == 1 && results[0].status == 0) {
         atomic_fetch_add(&b->sent, 1);
-        if (p->latency_count == p->latency_cap) {
-            size_t cap = p->latency_cap ? p->latency_cap * 2 : 4096;
-            uint32_t *grown = realloc(p->latency_us, cap * sizeof *grown);
-            if (grown != NULL) {
-                p->latency_us = grown;
-                p->latency_cap = cap;
-            }
-        }
-        if (p->latency_count < p->latency_cap)
-            p->latency_us[p->latency_count++] = (uint32_t)((now - p->sent_at) * 1e6);
+        latency_record(&p->latency, now - p->sent_at);
     } else {
         atomic_fetch_add(&b->send_failures, 1);
     }
@@ -393,24 +402,11 @@ static void bench_sends_async(bench_t *b, double seconds, double fsync_rate)
         struct timespec pause = {0, 1000000};
         nanosleep(&pause, NULL);
     }
-    size_t n = 0;
+    latency_log_t all = {0};
     for (unsigned i = 0; i < SEND_PRODUCERS; i++)
-        n += producers[i].latency_count;
-    uint32_t *all = malloc((n ? n : 1) * sizeof *all);
-    size_t at = 0;
-    for (unsigned i = 0; i < SEND_PRODUCERS; i++) {
-        if (all != NULL)
-            memcpy(all + at, producers[i].latency_us, producers[i].latency_count * sizeof *all);
-        at += producers[i].latency_count;
-        free(producers[i].latency_us);
-    }
-    double p50 = 0, p99 = 0;
-    if (all != NULL && n > 0) {
-        qsort(all, n, sizeof *all, compare_u32);
-        p50 = all[n / 2] / 1000.0;
-        p99 = all[(n * 99) / 100] / 1000.0;
-    }
-    free(all);
+        latency_merge(&all, &producers[i].latency);
+    double p50, p99;
+    latency_percentiles(&all, &p50, &p99);
     double rate = (double)sent / elapsed;
     printf("  durable sends, %d in flight from callbacks: %9.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
            "(target >= 50000/s)\n",
@@ -455,7 +451,7 @@ static void bench_cycle(bench_t *b, double seconds)
     atomic_store(&b->stop, true);
     for (unsigned i = 0; i < CYCLE_PRODUCERS; i++) {
         pthread_join(producers[i].thread, NULL);
-        free(producers[i].latency_us);
+        free(producers[i].latency.us);
     }
     for (unsigned i = 0; i < CYCLE_RECEIVERS; i++)
         pthread_join(consumers[i], NULL);

@@ -22,7 +22,7 @@ static const char *path_of(const char *dir, const char *name)
 }
 
 #define QUEUE_SO path_of(KEEL_BUILTIN_PLUGIN_DIR, "queue_lmdb")
-#define STEP_SO path_of(KEEL_TEST_PLUGIN_DIR, "test_step")
+#define STEP_SO  path_of(KEEL_TEST_PLUGIN_DIR, "test_step")
 
 static uint64_t monotonic_ms(void)
 {
@@ -268,8 +268,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ok_retry_fail_per_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_steps_chain_and_see_replaced_bodies, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_steps_chain_and_see_replaced_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_error_fails_whole_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_result_fails_whole_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_fails_whole_batch, setup, teardown),
