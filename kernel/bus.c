@@ -24,7 +24,7 @@ typedef struct topic {
 } topic_t;
 
 struct bus {
-    workers_t *workers;
+    _Atomic(workers_t *) workers; /* NULL before start and after the pool stopped */
     msgpool_t *messages;
     topic_t *slots; /* open addressing; name == NULL marks an empty slot */
     size_t capacity;
@@ -103,7 +103,7 @@ static int grow(bus_t *bus)
 
 void bus_set_workers(bus_t *bus, workers_t *workers)
 {
-    bus->workers = workers;
+    atomic_store(&bus->workers, workers);
 }
 
 bus_t *bus_new(void)
@@ -144,23 +144,28 @@ int bus_subscribe(bus_t *bus, const char *topic, keel_handler_fn fn, void *arg, 
     size_t len = strlen(topic);
     uint64_t hash = hash_name(topic, len);
     topic_t *slot = find_slot(bus->slots, bus->capacity, topic, len, hash);
+    for (size_t i = 0; slot->name && i < slot->sub_count; i++) {
+        if (slot->subs[i].fn == fn && slot->subs[i].owner == owner)
+            return KEEL_EEXIST;
+    }
+    /* Grow the subscriber list before creating the topic: a topic must
+     * never exist without subscribers (publish would lose messages). */
+    subscription_t *subs = realloc(slot->subs, (slot->sub_count + 1) * sizeof *subs);
+    if (subs == NULL)
+        return KEEL_ENOMEM;
+    slot->subs = subs;
     if (slot->name == NULL) {
         slot->name = strdup(topic);
-        if (slot->name == NULL)
+        if (slot->name == NULL) {
+            free(slot->subs);
+            slot->subs = NULL;
             return KEEL_ENOMEM;
+        }
         slot->name_len = len;
         slot->hash = hash;
         bus->topic_count++;
     }
-    for (size_t i = 0; i < slot->sub_count; i++) {
-        if (slot->subs[i].fn == fn && slot->subs[i].owner == owner)
-            return KEEL_EEXIST;
-    }
-    subscription_t *subs = realloc(slot->subs, (slot->sub_count + 1) * sizeof *subs);
-    if (subs == NULL)
-        return KEEL_ENOMEM;
     subs[slot->sub_count++] = (subscription_t){fn, arg, owner};
-    slot->subs = subs;
     return 0;
 }
 
@@ -220,14 +225,24 @@ static void deliver_job(void *a, void *b)
     finish_delivery(d, result);
 }
 
+/* Bytes of the single allocation holding a copy of msg and its deliveries;
+ * 0 when the sizes overflow (a plugin passing a garbage length). */
 static size_t message_size(const keel_msg_t *msg, unsigned deliveries)
 {
-    size_t size = sizeof(bus_msg_t) + deliveries * sizeof(struct keel_delivery) +
-                  msg->attr_count * sizeof(keel_attr_t) + KEEL_ID_LEN + 1 + msg->body_len;
+    size_t size = sizeof(bus_msg_t) + KEEL_ID_LEN + 1, part;
+    if (__builtin_mul_overflow((size_t)deliveries, sizeof(struct keel_delivery), &part) ||
+        __builtin_add_overflow(size, part, &size) ||
+        __builtin_mul_overflow(msg->attr_count, sizeof(keel_attr_t), &part) ||
+        __builtin_add_overflow(size, part, &size) ||
+        __builtin_add_overflow(size, msg->body_len, &size))
+        return 0;
     if (msg->id)
         size += strlen(msg->id);
-    for (size_t i = 0; i < msg->attr_count; i++)
-        size += strlen(msg->attrs[i].key) + strlen(msg->attrs[i].value) + 2;
+    for (size_t i = 0; i < msg->attr_count; i++) {
+        if (__builtin_add_overflow(
+                size, strlen(msg->attrs[i].key) + strlen(msg->attrs[i].value) + 2, &size))
+            return 0;
+    }
     return size;
 }
 
@@ -241,7 +256,8 @@ static char *copy_string(char **cursor, const char *text)
 
 static bus_msg_t *copy_message(bus_t *bus, const keel_msg_t *msg, const topic_t *topic)
 {
-    bus_msg_t *m = msgpool_alloc(bus->messages, message_size(msg, (unsigned)topic->sub_count));
+    size_t size = message_size(msg, (unsigned)topic->sub_count);
+    bus_msg_t *m = size ? msgpool_alloc(bus->messages, size) : NULL;
     if (m == NULL)
         return NULL;
     m->delivery_count = (unsigned)topic->sub_count;
@@ -271,7 +287,8 @@ static bus_msg_t *copy_message(bus_t *bus, const keel_msg_t *msg, const topic_t 
 static bool message_valid(const keel_msg_t *msg)
 {
     if (msg == NULL || msg->topic == NULL || (msg->body == NULL && msg->body_len != 0) ||
-        (msg->attrs == NULL && msg->attr_count != 0))
+        (msg->attrs == NULL && msg->attr_count != 0) || msg->body_len > KEEL_MAX_BODY_BYTES ||
+        msg->attr_count > KEEL_MAX_ATTRS)
         return false;
     if (msg->id && (*msg->id == '\0' || strlen(msg->id) > 256))
         return false;
@@ -286,6 +303,9 @@ int bus_publish(bus_t *bus, const keel_msg_t *msg, keel_publish_done_fn done, vo
 {
     if (!message_valid(msg))
         return KEEL_EINVAL;
+    workers_t *workers = atomic_load(&bus->workers);
+    if (workers == NULL)
+        return KEEL_ESHUTDOWN;
     const topic_t *topic = find_topic(bus, msg->topic);
     if (topic == NULL) {
         if (done == NULL)
@@ -309,7 +329,7 @@ int bus_publish(bus_t *bus, const keel_msg_t *msg, keel_publish_done_fn done, vo
      * and free m: nothing below reads m except through what it owns. */
     unsigned count = m->delivery_count;
     for (unsigned i = 0; i < count; i++) {
-        int rc = workers_submit(bus->workers, deliver_job, &m->deliveries[i], NULL);
+        int rc = workers_submit(workers, deliver_job, &m->deliveries[i], NULL);
         if (rc == 0)
             continue;
         if (i == 0) {

@@ -16,6 +16,10 @@
 
 typedef struct bus bus_t;
 
+/* Limits of one published message (KEEL_EINVAL beyond them). */
+#define KEEL_MAX_BODY_BYTES ((size_t)1 << 30)
+#define KEEL_MAX_ATTRS      1024
+
 bus_t *bus_new(void);
 /* Before the first publish: deliveries run on this pool. */
 void bus_set_workers(bus_t *bus, workers_t *workers);

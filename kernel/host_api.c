@@ -237,7 +237,10 @@ static int host_timer_add(keel_plugin_t *self, uint64_t delay_ms, uint64_t inter
 {
     if (self == NULL || fn == NULL)
         return KEEL_EINVAL;
-    if (self->timers == NULL)
+    kernel_phase_t phase = self->kernel->phase;
+    if (phase < PHASE_RUNNING)
+        return KEEL_ESTATE; /* from start() on: nothing fires before it */
+    if (self->timers == NULL || phase == PHASE_STOPPED)
         return KEEL_ESHUTDOWN;
     return timer_add(self->timers, delay_ms, interval_ms, fn, arg, out);
 }

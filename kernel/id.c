@@ -1,6 +1,7 @@
 /* id.c — see id.h. */
 #include "id.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -15,13 +16,31 @@ static _Thread_local struct {
     char time_chars[10];
 } id_state;
 
+/* getrandom() cannot fail on Linux >= 3.17 once the pool is ready, but if
+ * it does (ENOSYS in an odd sandbox), ids must stay unique, not loop: fall
+ * back to mixing the clock and a per-thread counter (splitmix64). */
 static void fill_random(uint8_t *buf, size_t len)
 {
     size_t got = 0;
-    while (got < len) {
+    int failures = 0;
+    while (got < len && failures < 3) {
         ssize_t n = getrandom(buf + got, len - got, 0);
         if (n > 0)
             got += (size_t)n;
+        else if (errno != EINTR)
+            failures++;
+    }
+    static _Thread_local uint64_t counter;
+    while (got < len) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t z = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ (uintptr_t)&counter;
+        z += ++counter * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        for (int i = 0; i < 8 && got < len; i++)
+            buf[got++] = (uint8_t)(z >> (8 * i));
     }
 }
 

@@ -147,13 +147,21 @@ static void destroy_instances(kernel_t *k)
     }
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
 /* Waits until no delivery or work item is queued, running or pending
- * completion, up to the shutdown timeout. */
+ * completion, up to the shutdown timeout (real time: tests may freeze the
+ * plugins' clock). */
 static bool drain(kernel_t *k)
 {
-    uint64_t deadline = kernel_now_ms(k) + k->shutdown_timeout_ms;
+    uint64_t deadline = monotonic_ms() + k->shutdown_timeout_ms;
     for (;;) {
-        uint64_t now = kernel_now_ms(k);
+        uint64_t now = monotonic_ms();
         uint64_t left = deadline > now ? deadline - now : 0;
         bool idle = workers_wait_idle(k->workers, left < 50 ? left : 50);
         if (idle && bus_async_pending(k->bus) == 0 && workers_outstanding(k->workers) == 0)
@@ -163,16 +171,60 @@ static bool drain(kernel_t *k)
     }
 }
 
+/* Timers need the timer thread's event base: close every instance's (also
+ * of instances whose start failed) before that thread goes. Handles stay
+ * valid until free_timer_owners(), after destroy(). */
 static void stop_threads(kernel_t *k)
 {
+    for (size_t i = 0; i < k->instance_count; i++)
+        timer_owner_close(k->instances[i].timers);
     timers_stop(k->timers);
     k->timers = NULL;
+    bus_set_workers(k->bus, NULL); /* publish now fails with KEEL_ESHUTDOWN */
     workers_stop(k->workers);
     k->workers = NULL;
+}
+
+static void free_timer_owners(kernel_t *k)
+{
     for (size_t i = 0; i < k->instance_count; i++) {
         timer_owner_free(k->instances[i].timers);
         k->instances[i].timers = NULL;
     }
+}
+
+/*
+ * Stops whatever runs: pipelines, then every started instance, then waits
+ * for in-flight work, joins the threads and destroys the instances. When
+ * work is still running at the deadline nothing is destroyed (plugins'
+ * code may still run) and the kernel is marked abandoned.
+ */
+static bool shut_down(kernel_t *k)
+{
+    k->phase = PHASE_STOPPING;
+    /* Pipelines first: their batches finish and settle while every
+     * instance they use still runs. */
+    bool clean = pipelines_stop(k->pipelines, k->shutdown_timeout_ms);
+    if (clean) {
+        k->pipelines = NULL;
+        stop_instances(k);
+        clean = k->workers == NULL || drain(k);
+    }
+    if (!clean) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel",
+                     "work still running after %llu ms (%zu work item(s), %zu async "
+                     "delivery(ies)); exiting without destroying plugins",
+                     (unsigned long long)k->shutdown_timeout_ms,
+                     k->workers ? workers_outstanding(k->workers) : 0, bus_async_pending(k->bus));
+        k->abandoned = true;
+        k->phase = PHASE_STOPPED;
+        return false;
+    }
+    stop_threads(k);
+    destroy_instances(k);
+    free_timer_owners(k);
+    k->phase = PHASE_STOPPED;
+    return true;
 }
 
 static int start_runtime(kernel_t *k)
@@ -249,15 +301,7 @@ int kernel_start(kernel_t *k)
     if (rc == 0 && k->pipeline_count > 0)
         rc = pipelines_start(k, k->pipeline_configs, k->pipeline_count, &k->pipelines);
     if (rc != 0) {
-        k->phase = PHASE_STOPPING;
-        if (k->pipelines && pipelines_stop(k->pipelines, k->shutdown_timeout_ms))
-            k->pipelines = NULL;
-        stop_instances(k);
-        if (k->workers)
-            drain(k);
-        stop_threads(k);
-        destroy_instances(k);
-        k->phase = PHASE_STOPPED;
+        shut_down(k);
         return rc;
     }
     logger_write(&k->log, KEEL_LOG_INFO, "keel",
@@ -269,39 +313,24 @@ int kernel_start(kernel_t *k)
 int kernel_stop(kernel_t *k)
 {
     if (k->phase != PHASE_RUNNING)
-        return 0;
+        return k->abandoned ? KEEL_ETIMEDOUT : 0;
     logger_write(&k->log, KEEL_LOG_INFO, "keel", "stopping: no new work is accepted");
-    k->phase = PHASE_STOPPING;
-    /* Pipelines first: their batches finish and settle while every
-     * instance they use still runs. */
-    if (pipelines_stop(k->pipelines, k->shutdown_timeout_ms))
-        k->pipelines = NULL;
-    stop_instances(k);
-    if (!drain(k)) {
-        logger_write(&k->log, KEEL_LOG_ERROR, "keel",
-                     "%zu work item(s) and %zu async delivery(ies) still running after %llu ms; "
-                     "exiting without destroying plugins",
-                     workers_outstanding(k->workers), bus_async_pending(k->bus),
-                     (unsigned long long)k->shutdown_timeout_ms);
-        k->phase = PHASE_STOPPED;
+    if (!shut_down(k))
         return KEEL_ETIMEDOUT;
-    }
-    stop_threads(k);
-    destroy_instances(k);
-    k->phase = PHASE_STOPPED;
     logger_write(&k->log, KEEL_LOG_INFO, "keel", "keel stopped cleanly");
     return 0;
 }
 
-void kernel_free(kernel_t *k)
+bool kernel_free(kernel_t *k)
 {
     if (k == NULL)
-        return;
-    bool abandoned = k->phase == PHASE_RUNNING && kernel_stop(k) != 0;
-    if (abandoned || (k->phase == PHASE_STOPPED && k->workers != NULL)) {
+        return true;
+    if (k->phase == PHASE_RUNNING)
+        kernel_stop(k);
+    if (k->abandoned) {
         /* Plugins still run code: unloading them would crash. Leak instead;
          * the process is about to exit. */
-        return;
+        return false;
     }
     bus_free(k->bus);
     for (size_t i = 0; i < k->service_count; i++)
@@ -316,6 +345,7 @@ void kernel_free(kernel_t *k)
     logger_close(&k->log);
     free(k->exe_dir);
     free(k);
+    return true;
 }
 
 int kernel_subscribe(kernel_t *k, const char *topic, keel_handler_fn fn, void *arg)

@@ -14,8 +14,10 @@
 typedef struct kernel kernel_t;
 
 kernel_t *kernel_new(void);
-/* Stops the kernel if it runs, then frees it. NULL is ignored. */
-void kernel_free(kernel_t *k);
+/* Stops the kernel if it runs, then frees it. Returns false when a stop
+ * timed out with plugin code still running: then nothing is freed (the
+ * caller should not free what plugins may still use either). NULL: true. */
+bool kernel_free(kernel_t *k);
 
 /* Where keeld lives: modules named without a path are looked up in
  * <exe_dir>/../lib/keel/plugins unless kernel.plugin_dir says otherwise. */

@@ -62,6 +62,7 @@ typedef struct service {
 
 struct kernel {
     _Atomic kernel_phase_t phase; /* read by plugin threads */
+    bool abandoned;               /* a stop timed out: plugin code may still run */
     logger_t log;
     cfg_doc_t *doc;
     char *exe_dir;

@@ -151,6 +151,8 @@ static void take_back_returned(thread_cache_t *cache)
 
 void *msgpool_alloc(msgpool_t *pool, size_t size)
 {
+    if (size > SIZE_MAX - sizeof(block_header_t))
+        return NULL;
     size_t total = size + sizeof(block_header_t);
     unsigned c = size_class(total);
     thread_cache_t *cache = c == NO_CLASS ? NULL : cache_for_thread(pool);

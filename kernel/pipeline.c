@@ -80,6 +80,13 @@ struct pipelines {
 static void poll_next(pipeline_t *p);
 static void run_step(void *a, void *b);
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
 static void log_pipeline(pipeline_t *p, keel_log_level_t level, const char *fmt, ...)
     KEEL_PRINTF(3, 4);
 
@@ -144,7 +151,15 @@ static void retry_poll(void *arg)
 static void received(void *arg, int status, keel_queue_batch_t *batch)
 {
     pipeline_t *p = arg;
-    if (status != 0 || batch == NULL) {
+    if (status == 0 && (batch == NULL || batch->count > KEEL_QUEUE_MAX_BATCH)) {
+        /* A queue breaking its contract: leave the messages to their
+         * visibility timeout. */
+        if (batch)
+            p->queue->batch_free(p->queue_ctx, batch);
+        batch = NULL;
+        status = KEEL_EIO;
+    }
+    if (status != 0) {
         log_pipeline(p, KEEL_LOG_WARN, "receive from queue '%s' failed: %s", p->config->source,
                      host_api()->strerror(status));
         if (atomic_load(&p->all->stopping) ||
@@ -298,8 +313,7 @@ static void step_finished(keel_batch_t *batch, int rc)
     timer_cancel(batch->timeout);
     pipeline_t *p = run->pipeline;
     const char *step = p->config->steps[run->step]->name;
-    metrics_observe(p->step_seconds,
-                    (double)(kernel_now_ms(p->kernel) - run->step_started_ms) / 1000.0);
+    metrics_observe(p->step_seconds, (double)(monotonic_ms() - run->step_started_ms) / 1000.0);
     char reason[160];
     if (rc != KEEL_OK) {
         snprintf(reason, sizeof reason, "step '%s' returned %d instead of KEEL_OK", step, rc);
@@ -326,7 +340,11 @@ static void step_finished(keel_batch_t *batch, int rc)
     /* The runner's own reference keeps the run alive from here on. */
     run_unref(run);
     run->step++;
-    run_step(run, NULL);
+    /* An async step may complete on any thread (its own, a queue's, the
+     * timer thread): the next step still runs on a worker. */
+    workers_t *workers = p->kernel->workers;
+    if (workers_on_worker(workers) || workers_submit(workers, run_step, run, NULL) != 0)
+        run_step(run, NULL);
 }
 
 static keel_batch_t *new_batch(run_t *run)
@@ -376,7 +394,7 @@ static void run_step(void *a, void *b)
         return;
     }
     atomic_fetch_add(&run->refs, 1); /* held by the step call */
-    run->step_started_ms = kernel_now_ms(p->kernel);
+    run->step_started_ms = monotonic_ms();
     if (timer_add(p->all->timers, p->config->timeout_ms, 0, step_timed_out, batch,
                   &batch->timeout) != 0)
         batch->timeout = NULL;
@@ -533,7 +551,12 @@ bool pipelines_stop(pipelines_t *all, uint64_t timeout_ms)
     atomic_store(&all->stopping, true);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(timeout_ms / 1000) + 1;
+    deadline.tv_sec += (time_t)(timeout_ms / 1000);
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&all->lock);
     int rc = 0;
     while ((all->active_pollers > 0 || all->live_runs > 0) && rc == 0)

@@ -24,6 +24,7 @@ struct timer_owner {
     timers_t *timers;
     pthread_mutex_t lock;
     keel_timer_t *head; /* live timers, doubly linked */
+    keel_timer_t *dead; /* closed timers whose handle a plugin may still hold */
     bool closed;
 };
 
@@ -36,6 +37,7 @@ struct keel_timer {
     uint64_t next_due_ms; /* monotonic */
     bool self_freeing;    /* one-shot without a handle */
     bool cancelled;       /* cancelled from inside its own callback */
+    bool linked;          /* on owner->head (under owner->lock) */
     keel_timer_t *prev, *next;
 };
 
@@ -124,6 +126,8 @@ timer_owner_t *timer_owner_new(timers_t *timers)
 
 static void unlink_timer(timer_owner_t *owner, keel_timer_t *timer)
 {
+    if (!timer->linked)
+        return;
     if (timer->prev)
         timer->prev->next = timer->next;
     else
@@ -131,11 +135,13 @@ static void unlink_timer(timer_owner_t *owner, keel_timer_t *timer)
     if (timer->next)
         timer->next->prev = timer->prev;
     timer->prev = timer->next = NULL;
+    timer->linked = false;
 }
 
 static void free_timer(keel_timer_t *timer)
 {
-    event_free(timer->event);
+    if (timer->event)
+        event_free(timer->event);
     free(timer);
 }
 
@@ -156,12 +162,22 @@ static void timer_fire(evutil_socket_t fd, short what, void *arg)
 
     timer_owner_t *owner = timer->owner;
     pthread_mutex_lock(&owner->lock);
-    /* A closed owner frees its timers itself, after this callback. */
-    bool done = !owner->closed && (timer->self_freeing || timer->cancelled);
-    if (done)
+    if (owner->closed) {
+        /* timer_owner_close, waiting in event_del for this callback, owns
+         * the timer now. */
+        pthread_mutex_unlock(&owner->lock);
+        return;
+    }
+    bool done = timer->self_freeing || timer->cancelled;
+    if (done) {
         unlink_timer(owner, timer);
-    else if (!owner->closed && timer->interval_ms) {
+    } else if (timer->interval_ms) {
+        uint64_t now = monotonic_ms();
         timer->next_due_ms += timer->interval_ms;
+        /* Far behind (a stalled loop): skip the missed runs instead of
+         * firing them back to back. */
+        if (timer->next_due_ms + timer->interval_ms < now)
+            timer->next_due_ms = now;
         arm(timer);
     }
     pthread_mutex_unlock(&owner->lock);
@@ -169,10 +185,13 @@ static void timer_fire(evutil_socket_t fd, short what, void *arg)
         free_timer(timer);
 }
 
+/* Longest delay accepted: beyond it, "never" in practice (and no overflow). */
+static const uint64_t max_delay_ms = 100ULL * 365 * 24 * 3600 * 1000;
+
 int timer_add(timer_owner_t *owner, uint64_t delay_ms, uint64_t interval_ms, keel_timer_fn fn,
               void *arg, keel_timer_t **out)
 {
-    if (owner == NULL || fn == NULL)
+    if (owner == NULL || fn == NULL || delay_ms > max_delay_ms || interval_ms > max_delay_ms)
         return KEEL_EINVAL;
     keel_timer_t *timer = calloc(1, sizeof *timer);
     if (timer == NULL)
@@ -199,6 +218,7 @@ int timer_add(timer_owner_t *owner, uint64_t delay_ms, uint64_t interval_ms, kee
     if (owner->head)
         owner->head->prev = timer;
     owner->head = timer;
+    timer->linked = true;
     if (out)
         *out = timer; /* before arming: a 0 ms timer may fire at once */
     arm(timer);
@@ -210,19 +230,22 @@ void timer_cancel(keel_timer_t *timer)
 {
     if (timer == NULL)
         return;
-    timer_owner_t *owner = timer->owner;
     if (firing_timer == timer) {
         timer->cancelled = true; /* timer_fire frees it on return */
         return;
     }
-    event_del(timer->event); /* waits for a running callback */
+    timer_owner_t *owner = timer->owner;
     pthread_mutex_lock(&owner->lock);
-    bool owned_by_close = owner->closed;
-    if (!owned_by_close)
-        unlink_timer(owner, timer);
+    /* After close the handle stays valid (freed with the owner) and
+     * cancelling it does nothing. */
+    bool mine = !owner->closed && timer->linked;
+    unlink_timer(owner, timer);
     pthread_mutex_unlock(&owner->lock);
-    if (!owned_by_close)
-        free_timer(timer);
+    if (!mine)
+        return;
+    /* Waits for a running callback; whatever it re-armed is removed too. */
+    event_del(timer->event);
+    free_timer(timer);
 }
 
 void timer_owner_close(timer_owner_t *owner)
@@ -230,14 +253,27 @@ void timer_owner_close(timer_owner_t *owner)
     if (owner == NULL)
         return;
     pthread_mutex_lock(&owner->lock);
+    if (owner->closed) {
+        pthread_mutex_unlock(&owner->lock);
+        return;
+    }
     owner->closed = true;
     keel_timer_t *list = owner->head;
     owner->head = NULL;
+    for (keel_timer_t *t = list; t; t = t->next)
+        t->linked = false;
     pthread_mutex_unlock(&owner->lock);
     while (list) {
         keel_timer_t *next = list->next;
-        event_del(list->event);
-        free_timer(list);
+        event_del(list->event); /* waits for its callback, if running */
+        event_free(list->event);
+        list->event = NULL;
+        if (list->self_freeing) {
+            free(list);
+        } else {
+            list->next = owner->dead;
+            owner->dead = list;
+        }
         list = next;
     }
 }
@@ -247,6 +283,11 @@ void timer_owner_free(timer_owner_t *owner)
     if (owner == NULL)
         return;
     timer_owner_close(owner);
+    while (owner->dead) {
+        keel_timer_t *next = owner->dead->next;
+        free(owner->dead);
+        owner->dead = next;
+    }
     pthread_mutex_destroy(&owner->lock);
     free(owner);
 }

@@ -16,12 +16,16 @@ timers_t *timers_start(void); /* NULL on failure */
 void timers_stop(timers_t *timers);
 
 timer_owner_t *timer_owner_new(timers_t *timers);
-/* Cancels the owner's timers (see timer_cancel) and refuses new ones. */
+/* Cancels the owner's timers and refuses new ones. Needs the timer
+ * thread's base: call before timers_stop(). Handles stay valid (cancelling
+ * them is a no-op) until timer_owner_free(). Idempotent. */
 void timer_owner_close(timer_owner_t *owner);
-void timer_owner_free(timer_owner_t *owner); /* after close */
+/* Closes if needed, then frees the owner and every handle. */
+void timer_owner_free(timer_owner_t *owner);
 
 /*
- * fn(arg) after delay_ms, then every interval_ms if not 0. A one-shot timer
+ * fn(arg) after delay_ms, then every interval_ms if not 0 (both at most 100
+ * years; a repeating timer that falls far behind skips the missed runs). A one-shot timer
  * added with out == NULL frees itself after firing; with out != NULL it
  * stays until timer_cancel() or the owner closes.
  * 0, KEEL_EINVAL, KEEL_ESHUTDOWN (owner closed), KEEL_ENOMEM.

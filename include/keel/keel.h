@@ -486,7 +486,7 @@ struct keel_host_api {
      * Returns at once; handlers run on worker threads. When `done` is not
      * NULL, done(done_arg, result, error) is called once (see
      * keel_publish_done_fn); it is not called when publish() fails.
-     * Any thread, from start() until the instance's destroy().
+     * Any thread, from start() on; in destroy() it fails (KEEL_ESHUTDOWN).
      * Errors: KEEL_EINVAL, KEEL_EPERM (topic not granted), KEEL_ENOTFOUND
      * (no subscriber and done == NULL: the message would be lost),
      * KEEL_ESHUTDOWN, KEEL_ENOMEM.
@@ -541,8 +541,11 @@ struct keel_host_api {
     /**
      * Calls fn(arg) on the timer thread after `delay_ms`, then every
      * `interval_ms` if it is not 0. Any thread, from start() on. The timer
-     * is owned by the host; *out (may be NULL) lets you cancel it.
-     * Errors: KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
+     * is owned by the host; *out (may be NULL) lets you cancel it. After
+     * your stop() the kernel cancels your timers; handles stay valid (a
+     * cancel is then a no-op) until destroy() returns.
+     * Errors: KEEL_EINVAL (also: delays over 100 years), KEEL_ESTATE (before
+     * start()), KEEL_ESHUTDOWN (after stop()), KEEL_ENOMEM.
      */
     int (*timer_add)(keel_plugin_t *self, uint64_t delay_ms, uint64_t interval_ms, keel_timer_fn fn,
                      void *arg, keel_timer_t **out);

@@ -214,6 +214,26 @@ static int dead_letter(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state
     return 0;
 }
 
+/*
+ * Bytes a new message may take in the store, as LMDB lays it out. A record
+ * beyond the node limit (about half a page) goes to overflow pages and
+ * takes whole pages; smaller ones share leaf pages, counted twice to allow
+ * for half-full pages and branch pages. Its state record and its ready and
+ * dedup index entries come on top. Overestimating only stops sends a
+ * little early; underestimating can eat the reserve consumers need.
+ */
+int64_t ops_entry_cost(const ql_t *ql, size_t record_len, bool dedup)
+{
+    size_t page = ql->page_size;
+    size_t node_max = ((page - 16) / 2) & ~(size_t)1; /* LMDB's me_nodemax */
+    size_t node = record_len + 8 /* key */ + 8 /* node header */;
+    int64_t message = node > node_max ? (int64_t)(((16 + record_len + page - 1) / page) * page)
+                                      : (int64_t)node * 2;
+    /* A new state record holds no error yet: about 64 bytes. */
+    int64_t indexes = 2 * (96 + 24 + (dedup ? 16 + KEEL_ID_LEN + QL_MAX_DEDUP_ID : 0));
+    return message + indexes;
+}
+
 int ops_send(ql_wtxn_t *w, ql_request_t *req)
 {
     ql_queue_t *q = req->queue;
@@ -242,8 +262,7 @@ int ops_send(ql_wtxn_t *w, ql_request_t *req)
         if (rc != 0)
             return rc;
         ql_touch(q);
-        /* Storage: the record plus its keys and index entries, roughly. */
-        int64_t cost = (int64_t)e->record_len + 160;
+        int64_t cost = ops_entry_cost(w->ql, e->record_len, dedup);
         if ((q->max_depth && st.ms_entries >= q->max_depth) ||
             (q->max_bytes && q->working.bytes + e->body_len > q->max_bytes) ||
             w->space_left < cost) {

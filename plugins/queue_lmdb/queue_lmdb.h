@@ -281,6 +281,7 @@ typedef struct ql {
     ql_lane_t lanes[2];
     size_t waiting_sends, taken;
     bool accepting, stopping, writer_sleeping, paused;
+    uint64_t commit_failures, next_commit_failure_log_ms; /* writer only */
     bool sweep_queued;
     ql_request_t sweep_request;
     pthread_t writer;
@@ -388,6 +389,7 @@ int store_write_next_seq(MDB_txn *txn, const ql_t *ql, uint64_t next_seq);
 /* Bytes sends may add before the budget's reserve is reached. Writer,
  * before its txn begins. */
 int64_t store_space_left(ql_t *ql);
+int64_t ops_entry_cost(const ql_t *ql, size_t record_len, bool dedup);
 int store_stats(ql_t *ql, ql_queue_t *q, uint64_t now_ms, keel_queue_stats_t *out);
 int store_dlq_list(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
                    keel_queue_dlq_page_t **out);

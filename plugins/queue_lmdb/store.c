@@ -101,13 +101,19 @@ static uint64_t free_pages(ql_t *ql)
     MDB_txn *txn;
     MDB_cursor *cur;
     uint64_t pages = 0;
-    if (mdb_txn_begin(ql->env, NULL, MDB_RDONLY, &txn) != 0)
+    MDB_envinfo info;
+    if (mdb_env_info(ql->env, &info) != 0 || mdb_txn_begin(ql->env, NULL, MDB_RDONLY, &txn) != 0)
         return 0;
     if (mdb_cursor_open(txn, 0 /* FREE_DBI */, &cur) == 0) {
         MDB_val k, v;
-        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            /* Keyed by the txn that freed them: the next writer may reuse
+             * only pages freed before the last commit. */
+            if (k.mv_size != sizeof(size_t) || *(const size_t *)k.mv_data >= info.me_last_txnid)
+                continue;
             if (v.mv_size >= sizeof(size_t))
                 pages += *(const size_t *)v.mv_data; /* an IDL: its length first */
+        }
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);

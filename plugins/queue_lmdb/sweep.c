@@ -205,6 +205,11 @@ static int redrive_one(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16],
     int rc = mdb_get(w->txn, q->dbi[QL_DB_MSG], &k, &v);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    /* The old copy is freed only at commit: the new one needs room. */
+    int64_t cost = ops_entry_cost(w->ql, v.mv_size, false);
+    if (w->space_left < cost)
+        return MDB_MAP_FULL;
+    w->space_left -= cost;
     uint8_t *record = malloc(v.mv_size);
     if (record == NULL)
         return ENOMEM;
@@ -284,6 +289,8 @@ static int step_dlq(ql_wtxn_t *w, ql_task_t *task, MDB_cursor *cur)
             if (task->ids && !id_listed(task, d.message_id))
                 continue;
             rc = redrive_one(w, q, key, &d);
+            if (rc == MDB_MAP_FULL && moved > 0)
+                return 0; /* moved what fits; the rest in a later step */
         } else {
             rc = ops_delete_dlq(w, q, key, d.sent_at_ms, d.body_bytes);
         }

@@ -224,6 +224,19 @@ static void maybe_reopen(ql_t *ql)
     store_reopen(ql);
 }
 
+/* At most one line a second: a full disk fails every commit, and a log
+ * that fills the same disk helps nobody. */
+static void log_commit_failure(ql_t *ql, int rc)
+{
+    uint64_t now = ql_monotonic_ms();
+    ql->commit_failures++;
+    if (now < ql->next_commit_failure_log_ms)
+        return;
+    ql->next_commit_failure_log_ms = now + 1000;
+    ql->host->log(ql->self, KEEL_LOG_ERROR, "commit failed: %s (%llu failed commit(s) so far)",
+                  mdb_strerror(rc), (unsigned long long)ql->commit_failures);
+}
+
 /* Runs the group in one txn, redoing it without failing requests. Returns
  * how many requests were committed. */
 static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_more)
@@ -247,7 +260,7 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
             group_status = KEEL_EUNAVAIL;
             break;
         }
-        w->space_left = group_has_sends(list) ? store_space_left(ql) : 0;
+        w->space_left = store_space_left(ql); /* sends and redrives draw on it */
         int rc = mdb_txn_begin(ql->env, NULL, 0, &w->txn);
         if (rc == MDB_PANIC && !reopened) {
             reopened = true;
@@ -297,10 +310,18 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
         }
         if (rc != 0) {
             undo_dedup(w);
-            ql->host->log(ql->self, KEEL_LOG_ERROR, "commit failed: %s", mdb_strerror(rc));
-            group_status = store_status(rc);
+            log_commit_failure(ql, rc);
             if (rc == MDB_PANIC || rc == EIO)
                 store_reopen(ql);
+            /* A full disk or a failing device: shed the sends, which only
+             * add data, and redo the rest, whose deletes free space. */
+            if ((rc == ENOSPC || rc == EIO || rc == MDB_PANIC) && group_has_sends(list)) {
+                for (ql_request_t *r = list; r; r = r->next)
+                    if (!r->dropped && r->kind == QL_REQ_SEND)
+                        drop(r, store_status(rc));
+                continue;
+            }
+            group_status = store_status(rc);
             break;
         }
         ql->next_seq = w->next_seq;
