@@ -28,7 +28,7 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 run: build
 	@mkdir -p var
 	@echo "keel: starting keeld -c conf/keel.yaml (Ctrl-C stops it)"
-	@echo "keel: listening on http://$${KEEL_LISTEN:-127.0.0.1:8080}/"
+	@echo "keel: open http://$${KEEL_LISTEN:-127.0.0.1:8080}/  (health: /healthz, metrics: /metrics)"
 	@exec $(BUILD)/bin/keeld -c conf/keel.yaml
 
 # The whole suite, then the same suite under ASan+UBSan.

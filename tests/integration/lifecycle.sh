@@ -105,20 +105,24 @@ else
   fail "allow: $(grep -E 'probe' "$TEST_DIR/probe_allowed.log")"
 fi
 
-# The default config: what `make run` starts.
+# The default config: what `make run` starts, on a free port.
 conf="$KEEL_SOURCE_DIR/conf/keel.yaml"
-KEEL_DATA_DIR="$TEST_DIR/default" run_to "$TEST_DIR/default.check" "$KEELD" --check-config "$conf"
-status=$STATUS
-[ "$status" = 0 ] && pass "conf/keel.yaml passes --check-config" || fail "conf/keel.yaml: $status"
-KEEL_DATA_DIR="$TEST_DIR/default" start_keeld "$conf" "$TEST_DIR/default.log"
-if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 && [ -d "$TEST_DIR/default" ]; then
-  kill -TERM "$KEELD_PID" 2>/dev/null || true
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+export KEEL_DATA_DIR="$TEST_DIR/default" KEEL_LISTEN="127.0.0.1:$port" KEEL_WEB_ROOT="$KEEL_SOURCE_DIR/web"
+run_to "$TEST_DIR/default.check" "$KEELD" --check-config "$conf"
+[ "$STATUS" = 0 ] && pass "conf/keel.yaml passes --check-config" ||
+  fail "conf/keel.yaml: $(cat "$TEST_DIR/default.check")"
+start_keeld "$conf" "$TEST_DIR/default.log"
+if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 &&
+   [ "$(curl -s -o "$TEST_DIR/healthz" -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] &&
+   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; then
+  pass "keeld -c conf/keel.yaml serves /healthz and the web page on $KEEL_LISTEN"
+  kill -TERM "$KEELD_PID"
   wait_exit "$KEELD_PID" 30
-  status=$STATUS
-  [ "$status" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
-    fail "default config exit $status"
+  [ "$STATUS" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
+    fail "default config exit $STATUS"
 else
-  fail "default config did not start: $(cat "$TEST_DIR/default.log")"
+  fail "default config did not start or serve: $(tail -n 5 "$TEST_DIR/default.log")"
 fi
 
 finish

@@ -1,0 +1,185 @@
+/* http.h — internal types of the `http` plugin (the HTTP ingress).
+ *
+ * Threads: N event-loop threads, each with its own event_base, evhttp and
+ * SO_REUSEPORT listener. A request is handled entirely on the loop that
+ * accepted it. Asynchronous queue calls complete on the queue's threads;
+ * their results are posted to the owning loop's inbox and the loop is
+ * woken with event_active() (libevent is set up for pthreads). */
+#ifndef KEEL_HTTP_H
+#define KEEL_HTTP_H
+
+#include "route.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <keel/keel.h>
+#include <keel/queue.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct http_server http_server_t;
+typedef struct http_loop http_loop_t;
+typedef struct http_conn http_conn_t;
+typedef struct http_exchange http_exchange_t;
+typedef struct http_pending http_pending_t;
+
+typedef struct http_config {
+    const char *listen;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool loopback;
+    int64_t threads;
+    char *web_root; /* realpath, or NULL */
+    const char *queue_instance;
+    int64_t max_body, max_header_bytes, max_headers;
+    int64_t read_timeout_ms, write_timeout_ms, idle_timeout_ms;
+    int64_t max_connections, max_json_depth;
+    const char **api_keys, **admin_keys;
+    size_t api_key_count, admin_key_count;
+    bool allow_anonymous;
+    const char **cors_origins;
+    size_t cors_origin_count;
+    char *cors_methods, *cors_headers, *cors_expose;
+    int64_t cors_max_age_s;
+    bool cors_credentials;
+    double rate, burst;
+    bool rate_by_key;
+    bool access_log;
+} http_config_t;
+
+enum { CONN_BUCKETS = 256 };
+
+typedef enum conn_state { CONN_READING, CONN_BUSY, CONN_IDLE } conn_state_t;
+
+/* One accepted connection, tracked from accept to close (loop thread). */
+struct http_conn {
+    http_loop_t *loop;
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;
+    struct event *deadline; /* whole-request read deadline */
+    conn_state_t state;
+    bool adopted;
+    http_conn_t *next; /* hash chain / adoption list */
+    char peer[64];     /* client address, no port */
+};
+
+struct http_loop {
+    http_server_t *srv;
+    unsigned index;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    pthread_t thread;
+    bool thread_started;
+    struct event *adopt_ev, *wake_ev, *stop_ev, *drain_ev;
+    http_conn_t *adopt_list;
+    http_conn_t *conns[CONN_BUCKETS];
+    unsigned busy; /* requests handed to a handler, not yet answered */
+    bool draining;
+    uint64_t drain_deadline_ms;
+    pthread_mutex_t inbox_lock;
+    http_pending_t *inbox; /* completed queue calls, under inbox_lock */
+    bool closed;           /* under inbox_lock: the loop no longer runs */
+};
+
+typedef struct http_metrics {
+    keel_metric_t *requests[ROUTE_COUNT][8][4]; /* route, method, 2xx..5xx */
+    keel_metric_t *seconds[ROUTE_COUNT];
+    keel_metric_t *connections;
+    keel_metric_t *rejected[8];
+} http_metrics_t;
+
+enum reject_reason {
+    REJECT_MAX_CONNECTIONS,
+    REJECT_READ_TIMEOUT,
+    REJECT_RATE_LIMITED,
+    REJECT_UNAUTHORIZED,
+    REJECT_FORBIDDEN,
+    REJECT_HEADERS,
+    REJECT_BAD_BODY,
+    REJECT_CORS,
+    REJECT_COUNT
+};
+
+struct http_server {
+    keel_plugin_t *self;
+    const keel_host_api_t *host;
+    http_config_t cfg;
+    const keel_queue_api_t *queue; /* NULL without `queue` */
+    void *queue_ctx;
+    struct ratelimit *ratelimit; /* NULL when rate is 0 */
+    http_loop_t *loops;
+    unsigned loop_count;
+    atomic_long connections;
+    atomic_long outstanding; /* queue calls whose callback has not run */
+    http_metrics_t metrics;
+};
+
+/* One request being answered (loop thread; freed by http_respond). */
+struct http_exchange {
+    http_loop_t *loop;
+    http_conn_t *conn;
+    struct evhttp_request *req;
+    route_match_t match;
+    unsigned method;
+    const char *method_name;
+    char request_id[ROUTE_PARAM_MAX + 1];
+    char path[512]; /* raw path for logs (truncated) */
+    const char *query;
+    const char *origin; /* allowed CORS origin, or NULL */
+    struct timespec started;
+};
+
+/* A queue call in flight: completes on a queue thread, answered on the
+ * loop. `answered` is set when the wait deadline answered 202 first. */
+typedef void (*http_pending_fn)(http_pending_t *p);
+struct http_pending {
+    http_exchange_t *ex; /* NULL once answered */
+    http_loop_t *loop;
+    http_pending_fn finish; /* loop thread: answer from status/affected */
+    struct event *timer;    /* wait deadline, or NULL */
+    int status;
+    uint64_t affected;
+    void *data; /* owned by the route (e.g. a json_t of ids) */
+    void (*free_data)(void *data);
+    http_pending_t *next;
+};
+
+/* server.c */
+int http_server_start(http_server_t *srv);
+void http_server_stop(http_server_t *srv);
+void http_server_free(http_server_t *srv);
+http_conn_t *http_conn_find(http_loop_t *loop, struct evhttp_connection *evcon);
+void http_conn_busy(http_conn_t *conn, struct evhttp_request *req);
+/* Queue callbacks: posts p to its loop (any thread). */
+void http_pending_post(http_pending_t *p);
+void http_pending_free(http_pending_t *p);
+
+/* request.c */
+void http_handle(struct evhttp_request *req, void *arg);
+void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type);
+void http_respond_json(http_exchange_t *ex, int status, const char *json);
+void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
+    KEEL_PRINTF(4, 5);
+void http_reject(http_server_t *srv, enum reject_reason reason);
+/* Checks Content-Type/UTF-8/depth and returns the body (NUL-terminated,
+ * malloc'd) or NULL after answering the error; *len gets its length. An
+ * empty body returns "" with *len == 0 when allow_empty. */
+char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty);
+
+/* static.c */
+void http_static(http_exchange_t *ex);
+
+/* admin.c */
+void http_admin(http_exchange_t *ex);
+
+/* config.c */
+extern const keel_config_key_t http_config_keys[];
+int http_config_read(http_server_t *srv);
+void http_config_free(http_server_t *srv, http_config_t *cfg);
+int http_metrics_register(http_server_t *srv);
+
+#endif

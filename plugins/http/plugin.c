@@ -1,0 +1,85 @@
+/* plugin.c — the `http` module: HTTP ingress (health, readiness, metrics,
+ * queue admin API, static files). See http.h for the threading model. */
+#include "http.h"
+#include "ratelimit.h"
+
+#include <event2/thread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { RATELIMIT_CLIENTS = 65536 };
+
+static void server_free(http_server_t *srv)
+{
+    ratelimit_free(srv->ratelimit);
+    http_config_free(srv, &srv->cfg);
+    free(srv);
+}
+
+static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
+{
+    if (!KEEL_HAS(host, keel_host_api_t, readiness) ||
+        !KEEL_HAS(host, keel_host_api_t, metrics_render)) {
+        host->log(self, KEEL_LOG_ERROR, "this keeld is too old for the http plugin (ABI 1.2)");
+        return KEEL_EVERSION;
+    }
+    /* Loops are woken from queue threads with event_active(). */
+    if (evthread_use_pthreads() != 0) {
+        host->log(self, KEEL_LOG_ERROR, "libevent: cannot enable pthreads support");
+        return KEEL_EFAILED;
+    }
+    http_server_t *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return KEEL_ENOMEM;
+    srv->self = self;
+    srv->host = host;
+    int rc = http_config_read(srv);
+    if (rc == 0 && srv->cfg.queue_instance != NULL) {
+        keel_service_t svc;
+        rc = host->service_lookup(self, srv->cfg.queue_instance, KEEL_QUEUE_INTERFACE,
+                                  KEEL_QUEUE_VERSION, &svc);
+        if (rc != 0)
+            host->log(self, KEEL_LOG_ERROR, "queue: instance '%s' has no queue service: %s",
+                      srv->cfg.queue_instance, host->strerror(rc));
+        else if (!KEEL_HAS((const keel_queue_api_t *)svc.vtable, keel_queue_api_t, list_queues))
+            rc = KEEL_EVERSION;
+        srv->queue = svc.vtable;
+        srv->queue_ctx = svc.ctx;
+    }
+    if (rc == 0 && srv->cfg.rate > 0) {
+        srv->ratelimit = ratelimit_new(srv->cfg.rate, srv->cfg.burst, RATELIMIT_CLIENTS);
+        if (srv->ratelimit == NULL)
+            rc = KEEL_ENOMEM;
+    }
+    if (rc == 0)
+        rc = http_metrics_register(srv);
+    if (rc != 0) {
+        server_free(srv);
+        return rc;
+    }
+    *ctx = srv;
+    return 0;
+}
+
+static int http_start(void *ctx)
+{
+    return http_server_start(ctx);
+}
+
+static void http_stop(void *ctx)
+{
+    http_server_stop(ctx);
+}
+
+static void http_destroy(void *ctx)
+{
+    http_server_t *srv = ctx;
+    http_server_free(srv);
+    server_free(srv);
+}
+
+KEEL_PLUGIN_DECLARE(.name = "http", .version = "0.1.0",
+                    .description = "HTTP ingress: health, readiness, metrics, queue admin API "
+                                   "and static files on libevent",
+                    .config_keys = http_config_keys, .init = http_init, .start = http_start,
+                    .stop = http_stop, .destroy = http_destroy);

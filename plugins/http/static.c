@@ -1,0 +1,99 @@
+/* static.c — GET/HEAD of files under web_root: strong ETags, 304s,
+ * MIME types, no listings, nothing outside web_root. */
+#include "http.h"
+#include "mime.h"
+#include "urlpath.h"
+
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void not_found(http_exchange_t *ex)
+{
+    http_error(ex, 404, "not_found", "no such file");
+}
+
+void http_static(http_exchange_t *ex)
+{
+    const http_config_t *cfg = &ex->loop->srv->cfg;
+    if (cfg->web_root == NULL) {
+        not_found(ex);
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ex->req);
+    char decoded[PATH_MAX];
+    int rc = urlpath_decode(evhttp_uri_get_path(uri), decoded, sizeof decoded - 16);
+    if (rc == URLPATH_BAD || rc == URLPATH_TRAVERSAL) {
+        http_error(ex, 400, "bad_request", "invalid path");
+        return;
+    }
+    if (rc != URLPATH_OK) {
+        not_found(ex);
+        return;
+    }
+    if (decoded[strlen(decoded) - 1] == '/')
+        strcat(decoded, "index.html");
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s%s", cfg->web_root, decoded);
+    /* Resolve symlinks and "." and check the result is inside web_root. */
+    char *real = realpath(joined, NULL);
+    size_t root_len = strlen(cfg->web_root);
+    if (real == NULL || strncmp(real, cfg->web_root, root_len) != 0 || real[root_len] != '/') {
+        free(real);
+        not_found(ex);
+        return;
+    }
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        free(real);
+        not_found(ex); /* directories included: no listings */
+        return;
+    }
+    char etag[96], modified[40];
+    etag_format(etag, sizeof etag, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+    http_date_format(st.st_mtim.tv_sec, modified, sizeof modified);
+    struct evkeyvalq *in = evhttp_request_get_input_headers(ex->req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ex->req);
+    evhttp_add_header(out, "ETag", etag);
+    evhttp_add_header(out, "Last-Modified", modified);
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    if (http_not_modified(evhttp_find_header(in, "If-None-Match"),
+                          evhttp_find_header(in, "If-Modified-Since"), etag, st.st_mtim.tv_sec)) {
+        close(fd);
+        free(real);
+        http_respond(ex, 304, NULL, NULL);
+        return;
+    }
+    const char *type = mime_for_path(real);
+    free(real);
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        close(fd);
+        http_error(ex, 500, "internal", "out of memory");
+        return;
+    }
+    if (ex->method == HTTP_M_HEAD) {
+        char length[32];
+        snprintf(length, sizeof length, "%lld", (long long)st.st_size);
+        evhttp_add_header(out, "Content-Length", length);
+        close(fd);
+    } else if (st.st_size > 0 && evbuffer_add_file(body, fd, 0, st.st_size) != 0) {
+        evbuffer_free(body);
+        http_error(ex, 500, "internal", "cannot read the file");
+        return; /* evbuffer_add_file closed fd */
+    } else if (st.st_size == 0) {
+        close(fd);
+    }
+    http_respond(ex, 200, body, type);
+    evbuffer_free(body);
+}
