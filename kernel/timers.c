@@ -88,7 +88,14 @@ timers_t *timers_start(void)
     timers_t *timers = calloc(1, sizeof *timers);
     if (timers == NULL)
         return NULL;
-    timers->base = event_base_new();
+    /* libevent uses the coarse monotonic clock by default (4 ms steps
+     * here), so timers could fire a few ms early: ask for the precise one. */
+    struct event_config *config = event_config_new();
+    if (config) {
+        event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
+        timers->base = event_base_new_with_config(config);
+        event_config_free(config);
+    }
     if (timers->base)
         timers->stop = event_new(timers->base, -1, 0, stop_loop, timers->base);
     if (timers->stop == NULL ||
