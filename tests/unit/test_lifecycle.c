@@ -13,23 +13,7 @@
 
 #include <cmocka.h>
 
-static char record_path[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(record_path, sizeof record_path, "%s/keel-lifecycle-%d.txt",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    unlink(record_path);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(record_path);
-    return 0;
-}
+#include "record_file.h"
 
 /* The value recorded for `what`, or 1 when absent. */
 static int recorded(const char *what)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "record_file.h"
+
 static const char *path_of(const char *dir, const char *name)
 {
     static char paths[8][512];
@@ -68,8 +70,6 @@ static bool retried_at_least(const keel_queue_stats_t *s, uint64_t want)
     return s->retried >= want;
 }
 
-static char record_path[256];
-
 static keel_harness_t *start(const char *queue_cfg, const char *const *steps,
                              const char *const *step_cfgs, size_t n, const char *pipeline_extra)
 {
@@ -90,22 +90,6 @@ static keel_harness_t *start(const char *queue_cfg, const char *const *steps,
     assert_int_equal(keel_harness_add_pipeline(h, "orders", pipeline), 0);
     assert_int_equal(keel_harness_start(h), 0);
     return h;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(record_path, sizeof record_path, "%s/keel-pipeline-record-%d.txt",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    unlink(record_path);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(record_path);
-    return 0;
 }
 
 /* Lines in the record file that start with `what` and contain `body`. */
