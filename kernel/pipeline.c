@@ -343,7 +343,8 @@ static void step_finished(keel_batch_t *batch, int rc)
     /* An async step may complete on any thread (its own, a queue's, the
      * timer thread): the next step still runs on a worker. */
     workers_t *workers = p->kernel->workers;
-    if (workers_on_worker(workers) || workers_submit(workers, run_step, run, NULL) != 0)
+    if (workers == NULL || workers_on_worker(workers) ||
+        workers_submit(workers, run_step, run, NULL) != 0)
         run_step(run, NULL);
 }
 
