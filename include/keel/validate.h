@@ -23,7 +23,8 @@
  *   shipping_address {street, city, state, zip_code}
  *
  * Money (amount, price) is exact: parsed as decimal text, never as floating
- * point, and written with exactly two decimals ("19.90"). The canonical JSON
+ * point, and written with exactly the provider's decimals (the validate
+ * plugin's max_decimals, default two: "19.90"). The canonical JSON
  * has sorted keys and no whitespace, so two requests for the same order give
  * byte-identical canonical JSON: hash it for idempotency.
  *
