@@ -66,6 +66,15 @@ static const keel_config_key_t rate_keys[] = {
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
+static const keel_config_key_t tls_keys[] = {
+    {"cert", KEEL_CFG_STRING, NULL,
+     "PEM certificate chain file (server certificate first); set with key to serve HTTPS", 0, NULL},
+    {"key", KEEL_CFG_STRING, NULL, "PEM private key file of cert", 0, NULL},
+    {"min_version", KEEL_CFG_STRING, "1.2", "oldest TLS version accepted: \"1.2\" or \"1.3\"", 0,
+     NULL},
+    {NULL, 0, NULL, NULL, 0, NULL},
+};
+
 const keel_config_key_t http_config_keys[] = {
     {"listen", KEEL_CFG_STRING, "127.0.0.1:8080", "host:port to listen on ([::1]:port for IPv6)", 0,
      NULL},
@@ -77,6 +86,7 @@ const keel_config_key_t http_config_keys[] = {
     {"auth", KEEL_CFG_SECTION, NULL, "API keys (none configured: no authentication)", 0, auth_keys},
     {"cors", KEEL_CFG_SECTION, NULL, "cross-origin resource sharing", 0, cors_keys},
     {"rate_limit", KEEL_CFG_SECTION, NULL, "token bucket per client", 0, rate_keys},
+    {"tls", KEEL_CFG_SECTION, NULL, "HTTPS (no cert and key: plain HTTP)", 0, tls_keys},
     {"access_log", KEEL_CFG_BOOL, "true", "one JSON log line per request", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
@@ -196,7 +206,7 @@ int http_config_read(http_server_t *srv)
     keel_plugin_t *self = srv->self;
     http_config_t *c = &srv->cfg;
     int rc;
-    const char *web_root = NULL, *by = NULL;
+    const char *web_root = NULL, *by = NULL, *tls_min = NULL;
     host->config_string(self, "listen", &c->listen);
     host->config_int(self, "threads", &c->threads);
     if (host->config_string(self, "web_root", &web_root) != 0)
@@ -221,6 +231,12 @@ int http_config_read(http_server_t *srv)
     c->burst = (double)burst;
     host->config_string(self, "rate_limit.by", &by);
     host->config_bool(self, "access_log", &c->access_log);
+    if (host->config_string(self, "tls.cert", &c->tls_cert) != 0)
+        c->tls_cert = NULL;
+    if (host->config_string(self, "tls.key", &c->tls_key) != 0)
+        c->tls_key = NULL;
+    if (host->config_string(self, "tls.min_version", &tls_min) != 0)
+        tls_min = NULL;
 
     if ((rc = parse_listen(srv, c->listen)) != 0)
         return rc;
@@ -246,6 +262,16 @@ int http_config_read(http_server_t *srv)
         host->log(self, KEEL_LOG_ERROR, "rate_limit.by: '%s'; allowed: key, address", by);
         return KEEL_EINVAL;
     }
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        host->log(self, KEEL_LOG_ERROR, "tls: set both cert and key, or neither (%s is missing)",
+                  c->tls_cert == NULL ? "cert" : "key");
+        return KEEL_EINVAL;
+    }
+    if (tls_min != NULL && strcmp(tls_min, "1.2") != 0 && strcmp(tls_min, "1.3") != 0) {
+        host->log(self, KEEL_LOG_ERROR, "tls.min_version: '%s'; allowed: 1.2, 1.3", tls_min);
+        return KEEL_EINVAL;
+    }
+    c->tls_13_only = tls_min != NULL && strcmp(tls_min, "1.3") == 0;
     c->rate_by_key = by == NULL || strcmp(by, "key") == 0;
     if (c->rate < 0 || (c->rate > 0 && burst < 1)) {
         host->log(self, KEEL_LOG_ERROR, "rate_limit: rate must be >= 0 and burst >= 1");

@@ -48,6 +48,8 @@ typedef struct http_config {
     double rate, burst;
     bool rate_by_key;
     bool access_log;
+    const char *tls_cert, *tls_key; /* both or neither */
+    bool tls_13_only;               /* tls.min_version: "1.3" */
 } http_config_t;
 
 enum { CONN_BUCKETS = 256 };
@@ -111,6 +113,7 @@ struct http_server {
     const keel_queue_api_t *queue; /* NULL without `queue` */
     void *queue_ctx;
     struct ratelimit *ratelimit; /* NULL when rate is 0 */
+    struct ssl_ctx_st *ssl_ctx;  /* NULL without TLS */
     http_loop_t *loops;
     unsigned loop_count;
     atomic_long connections;
@@ -149,6 +152,9 @@ struct http_pending {
 };
 
 /* server.c */
+/* Loads tls.cert/tls.key into srv->ssl_ctx (nothing without TLS). */
+int http_tls_init(http_server_t *srv);
+void http_tls_free(http_server_t *srv);
 int http_server_start(http_server_t *srv);
 void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);

@@ -11,6 +11,7 @@ enum { RATELIMIT_CLIENTS = 65536 };
 
 static void server_free(http_server_t *srv)
 {
+    http_tls_free(srv);
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
     free(srv);
@@ -34,6 +35,8 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
     srv->self = self;
     srv->host = host;
     int rc = http_config_read(srv);
+    if (rc == 0)
+        rc = http_tls_init(srv);
     if (rc == 0 && srv->cfg.queue_instance != NULL) {
         keel_service_t svc;
         rc = host->service_lookup(self, srv->cfg.queue_instance, KEEL_QUEUE_INTERFACE,

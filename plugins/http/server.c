@@ -10,12 +10,21 @@
  * max_connections and installs a close callback. An evbuffer callback on
  * the input tells when a request starts arriving, so a whole request must
  * arrive within read_timeout (libevent's own timeout is per read, which a
- * client sending one byte a second never trips). */
+ * client sending one byte a second never trips).
+ *
+ * With TLS the factory makes an OpenSSL bufferevent (accepting state) on
+ * the one SSL_CTX loaded at init. evhttp installs its callbacks on it the
+ * same way, so adoption finds the connection as above; the input buffer
+ * watched for the read deadline holds decrypted bytes, and the deadline
+ * also bounds the handshake. */
 #include "http.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -120,10 +129,74 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(conn->evcon); /* runs on_close */
 }
 
+/* Logs "tls.WHAT: 'file': reason" from OpenSSL's error queue. */
+static int tls_fail(http_server_t *srv, const char *what, const char *file)
+{
+    char reason[256] = "unknown error";
+    unsigned long err = ERR_get_error();
+    if (err != 0)
+        ERR_error_string_n(err, reason, sizeof reason);
+    ERR_clear_error();
+    srv->host->log(srv->self, KEEL_LOG_ERROR, "tls.%s: '%s': %s", what, file, reason);
+    return KEEL_EINVAL;
+}
+
+int http_tls_init(http_server_t *srv)
+{
+    const http_config_t *cfg = &srv->cfg;
+    if (cfg->tls_cert == NULL)
+        return 0;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return tls_fail(srv, "cert", cfg->tls_cert);
+    srv->ssl_ctx = ctx;
+    if (!SSL_CTX_set_min_proto_version(ctx, cfg->tls_13_only ? TLS1_3_VERSION : TLS1_2_VERSION))
+        return tls_fail(srv, "min_version", cfg->tls_13_only ? "1.3" : "1.2");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
+        return tls_fail(srv, "cert", cfg->tls_cert);
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
+        return tls_fail(srv, "key", cfg->tls_key);
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return tls_fail(srv, "key", cfg->tls_key);
+    return 0;
+}
+
+void http_tls_free(http_server_t *srv)
+{
+    SSL_CTX_free(srv->ssl_ctx);
+    srv->ssl_ctx = NULL;
+}
+
+static struct bufferevent *new_bev(http_server_t *srv, struct event_base *base)
+{
+    if (srv->ssl_ctx == NULL)
+        return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(srv->ssl_ctx);
+    /* On failure with BEV_OPT_CLOSE_ON_FREE, libevent frees ssl itself. */
+    struct bufferevent *bev =
+        ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE)
+            : NULL;
+    if (bev != NULL) {
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        return bev;
+    }
+    /* Out of memory. Returning NULL would make evhttp serve plain HTTP on
+     * the TLS port: give it a socket bufferevent whose input is frozen
+     * instead, so the first read fails and evhttp closes the connection. */
+    ERR_clear_error();
+    bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL)
+        evbuffer_freeze(bufferevent_get_input(bev), 0);
+    return bev;
+}
+
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
     http_loop_t *loop = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = new_bev(loop->srv, base);
     http_conn_t *conn = bev ? calloc(1, sizeof *conn) : NULL;
     if (conn == NULL)
         return bev; /* untracked; still served */
@@ -346,8 +419,8 @@ int http_server_start(http_server_t *srv)
         http_server_stop(srv);
         return rc;
     }
-    srv->host->log(srv->self, KEEL_LOG_INFO, "listening on http://%s with %u event loops",
-                   srv->cfg.listen, srv->loop_count);
+    srv->host->log(srv->self, KEEL_LOG_INFO, "listening on %s://%s with %u event loops",
+                   srv->ssl_ctx ? "https" : "http", srv->cfg.listen, srv->loop_count);
     return 0;
 }
 
