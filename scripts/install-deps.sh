@@ -8,7 +8,7 @@ packages=(
   libevent-dev libmsgpack-dev liblmdb-dev lmdb-utils libfyaml-dev
   libcmocka-dev libjansson-dev libyajl-dev libjsmn-dev libcurl4-openssl-dev libssl-dev
   zlib1g-dev
-  curl
+  curl python3 openssl e2fsprogs
 )
 
 missing=()
