@@ -1,4 +1,5 @@
 /* kernel.c — the kernel context and the instance lifecycle. See kernel.h. */
+#include "clock.h"
 #include "kernel_internal.h"
 
 #include <errno.h>
@@ -145,13 +146,6 @@ static void destroy_instances(kernel_t *k)
         inst->module->desc.destroy(inst->ctx);
         inst->inited = false;
     }
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
 /* Waits until no delivery or work item is queued, running or pending

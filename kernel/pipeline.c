@@ -9,6 +9,7 @@
  */
 #include "pipeline.h"
 
+#include "clock.h"
 #include "kernel_internal.h"
 
 #include <keel/queue.h>
@@ -79,13 +80,6 @@ struct pipelines {
 
 static void poll_next(pipeline_t *p);
 static void run_step(void *a, void *b);
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
 
 static void log_pipeline(pipeline_t *p, keel_log_level_t level, const char *fmt, ...)
     KEEL_PRINTF(3, 4);
@@ -550,14 +544,7 @@ bool pipelines_stop(pipelines_t *all, uint64_t timeout_ms)
     if (all == NULL)
         return true;
     atomic_store(&all->stopping, true);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(timeout_ms / 1000);
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after_ms(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&all->lock);
     int rc = 0;
     while ((all->active_pollers > 0 || all->live_runs > 0) && rc == 0)

@@ -8,6 +8,8 @@
  */
 #include "timers.h"
 
+#include "clock.h"
+
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -42,13 +44,6 @@ struct keel_timer {
 };
 
 static _Thread_local keel_timer_t *firing_timer;
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
 
 static struct timeval timeval_from_ms(uint64_t ms)
 {

@@ -1,6 +1,8 @@
 /* workers.c — see workers.h. */
 #include "workers.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <keel/keel.h>
 #include <pthread.h>
@@ -265,14 +267,7 @@ size_t workers_outstanding(const workers_t *pool)
 
 bool workers_wait_idle(workers_t *pool, uint64_t timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(timeout_ms / 1000);
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after_ms(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&pool->lock);
     int rc = 0;
     while (atomic_load(&pool->outstanding) != 0 && rc != ETIMEDOUT)

@@ -5,6 +5,7 @@
  */
 #include <keel/harness.h>
 
+#include "clock.h"
 #include "kernel.h"
 
 #include <ftw.h>
@@ -259,19 +260,6 @@ static void publish_done(void *arg, keel_result_t result, const char *error)
     pthread_mutex_unlock(&w->lock);
 }
 
-static struct timespec deadline_after(uint64_t ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 int keel_harness_publish(keel_harness_t *h, const char *topic, const void *body, size_t body_len,
                          keel_result_t *result, char *error, size_t error_len)
 {
@@ -292,7 +280,7 @@ int keel_harness_publish(keel_harness_t *h, const char *topic, const void *body,
         free(w);
         return rc;
     }
-    struct timespec deadline = deadline_after(30000);
+    struct timespec deadline = deadline_after_ms(CLOCK_REALTIME, 30000);
     pthread_mutex_lock(&w->lock);
     while (!w->done && rc == 0)
         rc = pthread_cond_timedwait(&w->done_cond, &w->lock, &deadline) == 0 ? 0 : KEEL_ETIMEDOUT;
@@ -326,7 +314,7 @@ size_t keel_harness_wait(keel_harness_t *h, const char *topic, size_t count, uin
     capture_topic_t *ct = find_capture(h, topic);
     if (ct == NULL)
         return 0;
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = deadline_after_ms(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&h->lock);
     while (ct->count < count && pthread_cond_timedwait(&h->changed, &h->lock, &deadline) == 0) {
     }
