@@ -364,6 +364,8 @@ static const char *host_strerror(int err)
         return "KEEL_EIO: input/output error";
     case KEEL_EFAILED:
         return "KEEL_EFAILED: the plugin reported a failure";
+    case KEEL_ECONFLICT:
+        return "KEEL_ECONFLICT: exists with other content";
     default:
         return "unknown keel error";
     }

@@ -145,9 +145,10 @@ enum keel_error {
     KEEL_EFULL = -10,    /* capacity reached; back off and retry */
     KEEL_EUNAVAIL = -11, /* a backend is unavailable; retry later */
     KEEL_ETIMEDOUT = -12,
-    KEEL_ESTALE = -13, /* a token or handle no longer matches */
-    KEEL_EIO = -14,    /* input/output error */
-    KEEL_EFAILED = -15 /* the plugin reported a failure (see its log) */
+    KEEL_ESTALE = -13,   /* a token or handle no longer matches */
+    KEEL_EIO = -14,      /* input/output error */
+    KEEL_EFAILED = -15,  /* the plugin reported a failure (see its log) */
+    KEEL_ECONFLICT = -16 /* exists with other content (store put: HTTP 409) */
 };
 
 /** Log levels, most severe first. */

@@ -7,17 +7,20 @@
 #include <keel/harness.h>
 #include <keel/keel.h>
 #include <keel/queue.h>
+#include <keel/store.h>
 #include <keel/validate.h>
 
 int headers_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx);
 void headers_destroy(void *ctx);
 int headers_harness(void);
-size_t headers_services(const keel_queue_api_t *queue, const keel_validate_api_t *validate);
+size_t headers_services(const keel_queue_api_t *queue, const keel_validate_api_t *validate,
+                        const keel_store_api_t *store);
 
 /* The service interfaces' macros and KEEL_HAS on their vtables. */
-size_t headers_services(const keel_queue_api_t *queue, const keel_validate_api_t *validate)
+size_t headers_services(const keel_queue_api_t *queue, const keel_validate_api_t *validate,
+                        const keel_store_api_t *store)
 {
-    size_t usable = 0;
+    size_t usable = KEEL_HAS(store, keel_store_api_t, sequence_next) + KEEL_STORE_MAX_PAGE;
     usable += KEEL_HAS(queue, keel_queue_api_t, backup);
     usable += KEEL_HAS(validate, keel_validate_api_t, order_free);
     return usable + KEEL_QUEUE_MAX_BATCH + KEEL_VERSION_MAJOR(KEEL_QUEUE_VERSION) +
