@@ -13,8 +13,8 @@
  *  - update() changes status / confirmation number / error, optionally
  *    only if the stored version still equals the one the caller read
  *    (optimistic concurrency); each update bumps the version.
- *  - query_customer() pages a customer's orders newest first (created_at,
- *    then order_id) with an opaque cursor.
+ *  - query_customer() pages a customer's orders newest first (created_at
+ *    descending, then order_id ascending) with an opaque cursor.
  *  - sequence_next() hands out blocks of a named counter; a number is
  *    never handed out twice, also across crashes and across nodes sharing
  *    one backend (e.g. for confirmation numbers).
@@ -60,9 +60,10 @@ typedef struct keel_order_record {
     uint64_t version; /* 1 when created, +1 per update */
 } keel_order_record_t;
 
-/** What update() changes; NULL fields stay as they are. */
+/** What update() changes: the status always; NULL confirmation_number or
+ * error keep their stored values. */
 typedef struct keel_order_update {
-    const char *status;
+    const char *status; /* required */
     const char *confirmation_number;
     const char *error;
 } keel_order_update_t;
@@ -116,8 +117,9 @@ typedef struct keel_store_api {
     /**
      * Reserves the next `count` (1..1000000) numbers of the sequence
      * `name` (created at 1 on first use); durable before done runs.
-     * done(arg, status, first, count). Returns 0, KEEL_EINVAL,
-     * KEEL_ESHUTDOWN, KEEL_ENOMEM.
+     * done(arg, status, first, count); status KEEL_EFULL if the sequence
+     * would pass UINT64_MAX. Returns 0, KEEL_EINVAL, KEEL_ESHUTDOWN,
+     * KEEL_ENOMEM.
      */
     int (*sequence_next)(void *ctx, const char *name, uint64_t count, keel_store_sequence_fn done,
                          void *arg);

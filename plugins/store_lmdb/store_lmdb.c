@@ -1,0 +1,211 @@
+/*
+ * store_lmdb.c — the plugin: config, opening the env (refusing network
+ * filesystems, clearing stale readers), the lanes' lifecycle and health.
+ */
+#include "store_lmdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+enum { MAX_READERS = 126 };
+
+static const keel_config_key_t sl_config_keys[] = {
+    {"path", KEEL_CFG_STRING, NULL,
+     "directory of the LMDB environment (default: <data_dir>/<instance name>)", 0, NULL},
+    {"map_size", KEEL_CFG_SIZE, "1GiB",
+     "storage budget (the LMDB map size); when full, writes fail with KEEL_EFULL", 0, NULL},
+    {NULL, 0, NULL, NULL, 0, NULL},
+};
+
+static int make_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return ENOMEM;
+    int rc = 0;
+    for (char *c = copy + 1;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+            rc = errno;
+        *c = saved;
+        if (saved == '\0' || rc != 0)
+            break;
+    }
+    free(copy);
+    return rc;
+}
+
+static const char *network_filesystem(const char *path)
+{
+    struct statfs fs;
+    if (statfs(path, &fs) != 0)
+        return NULL;
+    switch ((unsigned long)fs.f_type) {
+    case 0x6969UL:
+        return "NFS";
+    case 0x517BUL:
+        return "SMB";
+    case 0xFF534D42UL:
+        return "CIFS";
+    case 0xFE534D42UL:
+        return "SMB2";
+    default:
+        return NULL;
+    }
+}
+
+static int config_load(sl_t *sl)
+{
+    const keel_host_api_t *h = sl->host;
+    int64_t map_size = 0;
+    int rc = h->config_int(sl->self, "map_size", &map_size);
+    if (rc < 0 || map_size < 16384) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config 'map_size': must be at least 16KiB");
+        return KEEL_EINVAL;
+    }
+    sl->map_size = (uint64_t)map_size;
+    const char *path = NULL;
+    if (h->config_string(sl->self, "path", &path) == 0 && path != NULL && path[0] != '\0') {
+        sl->path = strdup(path);
+    } else {
+        const char *dir = h->data_dir(sl->self), *name = h->instance_name(sl->self);
+        size_t n = strlen(dir) + strlen(name) + 2;
+        if ((sl->path = malloc(n)) != NULL)
+            snprintf(sl->path, n, "%s/%s", dir, name);
+    }
+    return sl->path == NULL ? KEEL_ENOMEM : 0;
+}
+
+static int open_dbs(sl_t *sl)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(sl->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_dbi_open(txn, "orders", MDB_CREATE, &sl->orders)) != 0 ||
+        (rc = mdb_dbi_open(txn, "by_customer", MDB_CREATE, &sl->by_customer)) != 0 ||
+        (rc = mdb_dbi_open(txn, "sequences", MDB_CREATE, &sl->sequences)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+static int env_open(sl_t *sl)
+{
+    const char *fs, *step = "creating the directory";
+    int rc = make_dirs(sl->path);
+    if (rc == 0 && (fs = network_filesystem(sl->path)) != NULL) {
+        sl->host->log(sl->self, KEEL_LOG_ERROR,
+                      "refusing '%s': it is on %s (LMDB needs local locks and mmap)", sl->path, fs);
+        return KEEL_EINVAL;
+    }
+    if (rc == 0 && (step = "mdb_env_create", rc = mdb_env_create(&sl->env)) == 0 &&
+        (step = "mdb_env_set_mapsize", rc = mdb_env_set_mapsize(sl->env, sl->map_size)) == 0 &&
+        (step = "mdb_env_set_maxdbs", rc = mdb_env_set_maxdbs(sl->env, 3)) == 0 &&
+        (step = "mdb_env_set_maxreaders", rc = mdb_env_set_maxreaders(sl->env, MAX_READERS)) == 0)
+        /* Default sync flags (durable commits); MDB_NOTLS: txns are not
+         * tied to the thread's reader slot. */
+        step = "mdb_env_open", rc = mdb_env_open(sl->env, sl->path, MDB_NOTLS, 0600);
+    if (rc == 0) {
+        int dead = 0;
+        mdb_reader_check(sl->env, &dead);
+        if (dead > 0)
+            sl->host->log(sl->self, KEEL_LOG_WARN, "cleared %d stale reader slot(s)", dead);
+        step = "opening the databases";
+        rc = open_dbs(sl);
+    }
+    if (rc == 0)
+        return 0;
+    sl->host->log(sl->self, KEEL_LOG_ERROR, "cannot open the order store at '%s' (%s): %s",
+                  sl->path, step, mdb_strerror(rc));
+    if (sl->env != NULL)
+        mdb_env_close(sl->env);
+    sl->env = NULL;
+    return sl_status(rc) == KEEL_EFULL ? KEEL_EFULL : KEEL_EIO;
+}
+
+static void sl_stop(void *ctx)
+{
+    sl_t *sl = ctx;
+    sl->stopping = true; /* new requests: KEEL_ESHUTDOWN */
+    if (sl->writer.sl != NULL)
+        sl_lane_stop(&sl->writer);
+    if (sl->reader.sl != NULL)
+        sl_lane_stop(&sl->reader);
+}
+
+static void sl_destroy(void *ctx)
+{
+    sl_t *sl = ctx;
+    sl_stop(sl);
+    sl_lane_t *lanes[2] = {&sl->writer, &sl->reader};
+    for (int i = 0; i < 2; i++) {
+        if (lanes[i]->sl != NULL) {
+            pthread_mutex_destroy(&lanes[i]->lock);
+            pthread_cond_destroy(&lanes[i]->wake);
+        }
+    }
+    if (sl->env != NULL)
+        mdb_env_close(sl->env);
+    free(sl->path);
+    free(sl);
+}
+
+static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
+{
+    sl_t *sl = calloc(1, sizeof *sl);
+    if (sl == NULL)
+        return KEEL_ENOMEM;
+    sl->self = self;
+    sl->host = host;
+    int rc;
+    if ((rc = config_load(sl)) < 0 || (rc = env_open(sl)) < 0)
+        goto fail;
+    if ((rc = host->metric_counter(self, "keel_store_commits_total", "write transactions committed",
+                                   NULL, &sl->m_commits)) < 0 ||
+        (rc = host->metric_counter(self, "keel_store_write_failures_total",
+                                   "writes answered with a backend error", NULL, &sl->m_failed)) <
+            0)
+        goto fail;
+    /* The lanes run from init on: instances initialised after this one
+     * may call the service before start(). */
+    if ((rc = sl_lane_start(sl, &sl->writer, sl_write_batch)) < 0 ||
+        (rc = sl_lane_start(sl, &sl->reader, sl_read_batch)) < 0) {
+        host->log(self, KEEL_LOG_ERROR, "cannot start the store threads");
+        goto fail;
+    }
+    if ((rc = host->service_provide(self, KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &sl_store_api,
+                                    sl)) < 0) {
+        host->log(self, KEEL_LOG_ERROR, "cannot provide the store service: %s", host->strerror(rc));
+        goto fail;
+    }
+    host->log(self, KEEL_LOG_INFO, "order store '%s' open, budget %llu bytes", sl->path,
+              (unsigned long long)sl->map_size);
+    *ctx = sl;
+    return 0;
+fail:
+    sl_destroy(sl);
+    return rc;
+}
+
+static int sl_health(void *ctx, char *why, size_t why_len)
+{
+    sl_t *sl = ctx;
+    if (sl->env != NULL && !sl->broken)
+        return 0;
+    snprintf(why, why_len, "the order store at '%s' is not open (see the log)", sl->path);
+    return KEEL_EUNAVAIL;
+}
+
+KEEL_PLUGIN_DECLARE(.name = "store_lmdb", .version = "1.0.0",
+                    .description = "orders, a customer index and sequences, on LMDB",
+                    .config_keys = sl_config_keys, .init = sl_init, .stop = sl_stop,
+                    .destroy = sl_destroy, .health = sl_health);

@@ -1,0 +1,119 @@
+/*
+ * store_lmdb.h — internals of the LMDB "store" provider.
+ *
+ * Schema (one env, three named databases):
+ *   orders       order_id -> record (see codec.c)
+ *   by_customer  customer_id, 0x00, ~created_at (BE u64), order_id -> empty
+ *   sequences    name -> next value (BE u64)
+ *
+ * Threads: a writer lane owns every write txn and group-commits all
+ * waiting writes, then runs their callbacks; a reader lane runs reads in
+ * short read txns, copying data out before calling back.
+ */
+#ifndef STORE_LMDB_H
+#define STORE_LMDB_H
+
+#include <keel/keel.h>
+#include <keel/store.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Longest error text and order_json accepted by put()/update(). */
+#define SL_MAX_ERROR 4096
+#define SL_MAX_JSON  (16u << 20)
+/* An index key: customer_id, 0x00, 8 bytes, order_id. */
+#define SL_MAX_INDEX_KEY (2 * KEEL_STORE_MAX_ID + 9)
+
+typedef enum sl_op { SL_PUT, SL_UPDATE, SL_SEQUENCE, SL_GET, SL_QUERY } sl_op_t;
+
+/* A record owning its memory: the fields of r point into mem. */
+typedef struct sl_rec {
+    keel_order_record_t r;
+    char *mem;
+} sl_rec_t;
+
+typedef struct sl_req {
+    struct sl_req *next;
+    sl_op_t op;
+    int status;
+    bool skip; /* failed inside a group: left out of the redo */
+    /* inputs (copies) */
+    char *key;    /* order_id, customer_id or sequence name */
+    char *cursor; /* query: decoded index key, or NULL */
+    size_t cursor_len;
+    uint8_t *value; /* put: the encoded record */
+    size_t value_len;
+    char *upd[3];    /* update: status, confirmation_number, error (NULL: keep) */
+    uint64_t number; /* update: expected_version; sequence: count; query: limit */
+    uint64_t now;    /* update: the new updated_at */
+    /* outputs */
+    sl_rec_t rec;
+    sl_rec_t *page;
+    size_t page_count;
+    char *next_cursor;
+    uint64_t first;
+    /* completion */
+    union {
+        keel_store_record_fn record;
+        keel_store_page_fn page;
+        keel_store_sequence_fn sequence;
+    } done;
+    void *arg;
+} sl_req_t;
+
+typedef struct sl sl_t;
+
+typedef struct sl_lane {
+    sl_t *sl;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sl_req_t *head, *tail;
+    bool closing, running;
+    pthread_t thread;
+    void (*run)(sl_t *sl, sl_req_t *batch);
+} sl_lane_t;
+
+struct sl {
+    keel_plugin_t *self;
+    const keel_host_api_t *host;
+    char *path;
+    uint64_t map_size;
+    MDB_env *env;
+    MDB_dbi orders, by_customer, sequences;
+    _Atomic bool broken; /* MDB_PANIC seen: the env needs a reopen */
+    _Atomic bool stopping;
+    bool full_logged; /* writer only: one MAP_FULL line per batch */
+    sl_lane_t writer, reader;
+    keel_metric_t *m_commits, *m_failed;
+};
+
+/* codec.c */
+void sl_be64_put(uint8_t *p, uint64_t v);
+uint64_t sl_be64_get(const uint8_t *p);
+int sl_encode(const keel_order_record_t *r, uint8_t **out, size_t *out_len);
+int sl_decode(const void *data, size_t len, keel_order_record_t *r);
+int sl_rec_copy(sl_rec_t *dst, const char *order_id, const void *data, size_t len);
+void sl_rec_free(sl_rec_t *rec);
+size_t sl_index_key(uint8_t *out, const char *customer_id, uint64_t created_at,
+                    const char *order_id);
+char *sl_hex(const void *data, size_t len);
+int sl_unhex(const char *hex, char **out, size_t *out_len);
+int sl_status(int mdb_rc);
+
+/* lanes.c */
+int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *));
+int sl_lane_push(sl_lane_t *lane, sl_req_t *req);
+void sl_lane_stop(sl_lane_t *lane);
+void sl_req_free(sl_req_t *req);
+void sl_req_finish(sl_req_t *req);
+
+/* writer.c, reader.c */
+void sl_write_batch(sl_t *sl, sl_req_t *batch);
+void sl_read_batch(sl_t *sl, sl_req_t *batch);
+
+/* api.c */
+extern const keel_store_api_t sl_store_api;
+
+#endif /* STORE_LMDB_H */
