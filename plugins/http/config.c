@@ -81,7 +81,13 @@ const keel_config_key_t http_config_keys[] = {
     {"threads", KEEL_CFG_INT, "0", "event-loop threads (0: one per CPU)", 0, NULL},
     {"web_root", KEEL_CFG_STRING, NULL, "directory of static files (none: no static files)", 0,
      NULL},
-    {"queue", KEEL_CFG_INSTANCE, NULL, "queue instance behind /api/v1/admin/queues", 0, NULL},
+    {"queue", KEEL_CFG_INSTANCE, NULL,
+     "queue instance behind /api/v1/admin/queues and the order routes", 0, NULL},
+    {"validate", KEEL_CFG_INSTANCE, NULL,
+     "validate instance for POST /api/v1/orders (order routes need queue, validate and store)", 0,
+     NULL},
+    {"store", KEEL_CFG_INSTANCE, NULL, "store instance behind /api/v1/orders", 0, NULL},
+    {"orders_queue", KEEL_CFG_STRING, "orders", "queue that accepted orders are sent to", 0, NULL},
     {"limits", KEEL_CFG_SECTION, NULL, "request limits and timeouts", 0, limit_keys},
     {"auth", KEEL_CFG_SECTION, NULL, "API keys (none configured: no authentication)", 0, auth_keys},
     {"cors", KEEL_CFG_SECTION, NULL, "cross-origin resource sharing", 0, cors_keys},
@@ -213,6 +219,12 @@ int http_config_read(http_server_t *srv)
         web_root = NULL;
     if (host->config_string(self, "queue", &c->queue_instance) != 0)
         c->queue_instance = NULL;
+    if (host->config_string(self, "validate", &c->validate_instance) != 0)
+        c->validate_instance = NULL;
+    if (host->config_string(self, "store", &c->store_instance) != 0)
+        c->store_instance = NULL;
+    if (host->config_string(self, "orders_queue", &c->orders_queue) != 0)
+        c->orders_queue = "orders";
     host->config_int(self, "limits.max_body", &c->max_body);
     host->config_int(self, "limits.max_header_bytes", &c->max_header_bytes);
     host->config_int(self, "limits.max_headers", &c->max_headers);

@@ -15,6 +15,8 @@
 #include <event2/listener.h>
 #include <keel/keel.h>
 #include <keel/queue.h>
+#include <keel/store.h>
+#include <keel/validate.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -34,6 +36,8 @@ typedef struct http_config {
     int64_t threads;
     char *web_root; /* realpath, or NULL */
     const char *queue_instance;
+    const char *validate_instance, *store_instance; /* NULL when unset */
+    const char *orders_queue;
     int64_t max_body, max_header_bytes, max_headers;
     int64_t read_timeout_ms, write_timeout_ms, idle_timeout_ms;
     int64_t max_connections, max_json_depth;
@@ -112,6 +116,10 @@ struct http_server {
     http_config_t cfg;
     const keel_queue_api_t *queue; /* NULL without `queue` */
     void *queue_ctx;
+    const keel_validate_api_t *validate; /* NULL without `validate` */
+    void *validate_ctx;
+    const keel_store_api_t *store; /* NULL without `store` */
+    void *store_ctx;
     struct ratelimit *ratelimit; /* NULL when rate is 0 */
     struct ssl_ctx_st *ssl_ctx;  /* NULL without TLS */
     http_loop_t *loops;
@@ -181,6 +189,9 @@ void http_static(http_exchange_t *ex);
 
 /* admin.c */
 void http_admin(http_exchange_t *ex);
+
+/* orders.c: /api/v1/orders (404 unless queue, validate and store are set). */
+void http_orders(http_exchange_t *ex);
 
 /* config.c */
 extern const keel_config_key_t http_config_keys[];

@@ -49,6 +49,26 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         srv->queue = svc.vtable;
         srv->queue_ctx = svc.ctx;
     }
+    if (rc == 0 && srv->cfg.validate_instance != NULL) {
+        keel_service_t svc;
+        rc = host->service_lookup(self, srv->cfg.validate_instance, KEEL_VALIDATE_INTERFACE,
+                                  KEEL_VALIDATE_VERSION, &svc);
+        if (rc != 0)
+            host->log(self, KEEL_LOG_ERROR, "validate: instance '%s' has no validate service: %s",
+                      srv->cfg.validate_instance, host->strerror(rc));
+        srv->validate = rc == 0 ? svc.vtable : NULL;
+        srv->validate_ctx = rc == 0 ? svc.ctx : NULL;
+    }
+    if (rc == 0 && srv->cfg.store_instance != NULL) {
+        keel_service_t svc;
+        rc = host->service_lookup(self, srv->cfg.store_instance, KEEL_STORE_INTERFACE,
+                                  KEEL_STORE_VERSION, &svc);
+        if (rc != 0)
+            host->log(self, KEEL_LOG_ERROR, "store: instance '%s' has no store service: %s",
+                      srv->cfg.store_instance, host->strerror(rc));
+        srv->store = rc == 0 ? svc.vtable : NULL;
+        srv->store_ctx = rc == 0 ? svc.ctx : NULL;
+    }
     if (rc == 0 && srv->cfg.rate > 0) {
         srv->ratelimit = ratelimit_new(srv->cfg.rate, srv->cfg.burst, RATELIMIT_CLIENTS);
         if (srv->ratelimit == NULL)

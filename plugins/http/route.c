@@ -1,5 +1,5 @@
 /* route.c — the route table: METHOD + path pattern ({name} matches one
- * segment of [A-Za-z0-9._-]). Exact literal patterns come first, so an
+ * segment of [A-Za-z0-9._:-]). Exact literal patterns come first, so an
  * exact match wins over a pattern with a variable. */
 #include "route.h"
 
@@ -21,12 +21,17 @@ static const route_entry_t routes[] = {
     {"/api/v1/admin/queues/{q}/dlq", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ADMIN_DLQ_LIST, true},
     {"/api/v1/admin/queues/{q}/dlq", HTTP_M_DELETE, ROUTE_ADMIN_DLQ_PURGE, true},
     {"/api/v1/admin/queues/{q}/dlq/redrive", HTTP_M_POST, ROUTE_ADMIN_DLQ_REDRIVE, true},
+    /* Answered 404 by orders.c unless queue, validate and store are set. */
+    {"/api/v1/orders", HTTP_M_POST, ROUTE_ORDERS_CREATE, false},
+    {"/api/v1/orders", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ORDERS_LIST, false},
+    {"/api/v1/orders/{id}", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ORDER_GET, false},
 };
 
 static const char *const route_names[ROUTE_COUNT] = {
     "healthz",        "readyz",          "metrics",           "admin_queues",
     "admin_dlq_list", "admin_dlq_purge", "admin_dlq_redrive", "api_unknown",
-    "static",         "preflight",
+    "static",         "preflight",       "orders_create",     "orders_list",
+    "order_get",
 };
 
 const char *route_name(http_route_t route)
@@ -36,8 +41,9 @@ const char *route_name(http_route_t route)
 
 static bool param_char(char c)
 {
+    /* Queue names and order ids ([A-Za-z0-9._:-], see validate.h). */
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+           c == '_' || c == '-' || c == ':';
 }
 
 /* Matches one pattern; copies a variable segment into param. */

@@ -30,6 +30,10 @@ typedef enum http_route {
     ROUTE_API_UNKNOWN, /* any other /api path: 404 JSON */
     ROUTE_STATIC,      /* everything else: files from web_root */
     ROUTE_PREFLIGHT,   /* CORS OPTIONS, decided before routing */
+    /* Order routes (404 unless queue, validate and store are configured): */
+    ROUTE_ORDERS_CREATE, /* POST /api/v1/orders */
+    ROUTE_ORDERS_LIST,   /* GET /api/v1/orders?customer_id= */
+    ROUTE_ORDER_GET,     /* GET /api/v1/orders/{id} */
     ROUTE_COUNT
 } http_route_t;
 
@@ -41,7 +45,7 @@ typedef struct route_match {
     unsigned allowed;                /* methods the path accepts */
     bool is_api;                     /* under /api: JSON errors, auth, rate limit */
     bool is_admin;                   /* needs an admin key when admin keys exist */
-    char param[ROUTE_PARAM_MAX + 1]; /* the {q} segment, if any */
+    char param[ROUTE_PARAM_MAX + 1]; /* the {q} or {id} segment, if any */
 } route_match_t;
 
 /** Matches `path` (the raw, still percent-encoded path, without query) for

@@ -52,9 +52,16 @@ static void test_unknown_and_static(void **state)
 {
     (void)state;
     route_match_t m;
-    route_match(HTTP_M_GET, "/api/v1/orders", &m);
+    route_match(HTTP_M_GET, "/api/v1/nothing", &m);
     assert_int_equal(m.route, ROUTE_API_UNKNOWN);
     assert_true(m.is_api);
+    route_match(HTTP_M_GET, "/api/v1/orders", &m);
+    assert_int_equal(m.route, ROUTE_ORDERS_LIST);
+    route_match(HTTP_M_POST, "/api/v1/orders", &m);
+    assert_int_equal(m.route, ROUTE_ORDERS_CREATE);
+    route_match(HTTP_M_GET, "/api/v1/orders/ORD:12.3-x_y", &m);
+    assert_int_equal(m.route, ROUTE_ORDER_GET);
+    assert_string_equal(m.param, "ORD:12.3-x_y");
     route_match(HTTP_M_GET, "/api/v1/admin/queues/a%2fb/dlq", &m); /* no decoding in params */
     assert_int_equal(m.route, ROUTE_API_UNKNOWN);
     route_match(HTTP_M_GET, "/api/v1/admin/queues//dlq", &m);

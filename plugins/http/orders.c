@@ -1,0 +1,473 @@
+/* orders.c — /api/v1/orders: create (POST), read one (GET /{id}) and list
+ * a customer's orders (GET ?customer_id=). Present only when the `queue`,
+ * `validate` and `store` instances are all configured.
+ *
+ * POST: order_parse() runs on the loop (synchronous, no I/O); then
+ * store->get (idempotency), queue->send (durable enqueue) and store->put
+ * (the QUEUED record) run one after the other. Each completes on a
+ * provider thread, copies what it needs into the pending call's data and
+ * posts it back to the owning loop (http_pending_post), where the next
+ * step starts or the answer is sent. The 202 leaves only after the queue
+ * reported the message committed. Every finish function runs on the loop
+ * with p->ex still unanswered (there is no wait deadline here). */
+#include "auth.h"
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { LIST_DEFAULT_LIMIT = 20 };
+
+/* What one order request keeps between its asynchronous steps. */
+typedef struct order_call {
+    http_server_t *srv;
+    keel_order_t *order;              /* POST: the parsed order */
+    char hash[AUTH_HASH_HEX + 1];     /* POST: SHA-256 of the canonical JSON */
+    char *found_hash;                 /* store->get: the stored payload hash */
+    json_t *result;                   /* a record or a page, built off-loop */
+    bool duplicate;                   /* queue->send: the dedup id was seen */
+    char message_id[KEEL_ID_LEN + 1]; /* queue->send */
+} order_call_t;
+
+static void order_call_free(void *data)
+{
+    order_call_t *c = data;
+    if (c->order != NULL)
+        c->srv->validate->order_free(c->srv->validate_ctx, c->order);
+    free(c->found_hash);
+    json_decref(c->result);
+    free(c);
+}
+
+static http_pending_t *order_pending(http_exchange_t *ex, http_pending_fn finish)
+{
+    http_pending_t *p = calloc(1, sizeof *p);
+    order_call_t *c = calloc(1, sizeof *c);
+    if (p == NULL || c == NULL) {
+        free(p);
+        free(c);
+        http_error(ex, 500, "internal", "out of memory");
+        return NULL;
+    }
+    c->srv = ex->loop->srv;
+    p->ex = ex;
+    p->loop = ex->loop;
+    p->finish = finish;
+    p->data = c;
+    p->free_data = order_call_free;
+    return p;
+}
+
+/* Answers p's exchange with an error and frees p (loop thread). */
+static void order_fail(http_pending_t *p, int status, const char *code, const char *message)
+{
+    http_exchange_t *ex = p->ex;
+    p->ex = NULL;
+    if (status == 503)
+        evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After", "1");
+    http_error(ex, status, code, "%s", message);
+    http_pending_free(p);
+}
+
+static void backend_fail(http_pending_t *p, const char *what, int rc)
+{
+    const keel_host_api_t *host = p->loop->srv->host;
+    char message[256];
+    snprintf(message, sizeof message, "%s: %s", what, host->strerror(rc));
+    bool retry = rc == KEEL_EUNAVAIL || rc == KEEL_EIO || rc == KEEL_ESHUTDOWN ||
+                 rc == KEEL_EFULL || rc == KEEL_ENOMEM;
+    order_fail(p, retry ? 503 : 500, retry ? "unavailable" : "internal", message);
+}
+
+/* Answers p's exchange with j (consumed) and frees p (loop thread). */
+static void order_send_json(http_pending_t *p, int status, json_t *j)
+{
+    http_exchange_t *ex = p->ex;
+    p->ex = NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (text == NULL)
+        http_error(ex, 500, "internal", "out of memory");
+    else
+        http_respond_json(ex, status, text);
+    free(text);
+    json_decref(j);
+    http_pending_free(p);
+}
+
+/* A call could not start (rc != 0, its callback will not run). */
+static void start_failed(http_pending_t *p, const char *what, int rc)
+{
+    atomic_fetch_sub(&p->loop->srv->outstanding, 1);
+    backend_fail(p, what, rc);
+}
+
+static json_t *rfc3339(uint64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char text[64];
+    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(text);
+}
+
+/* The API object of a stored order (any thread). */
+static json_t *record_json(const keel_order_record_t *r)
+{
+    json_t *order = json_loadb(r->order_json, r->order_json_len, 0, NULL);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "order_id", r->order_id, "customer_id",
+                  r->customer_id, "status", r->status, "created_at", rfc3339(r->created_at_ms),
+                  "updated_at", rfc3339(r->updated_at_ms), "order", order ? order : json_null());
+    if (j == NULL)
+        return NULL;
+    if (r->confirmation_number[0] != '\0')
+        json_object_set_new(j, "confirmation_number", json_string(r->confirmation_number));
+    if (r->error[0] != '\0')
+        json_object_set_new(j, "error", json_string(r->error));
+    return j;
+}
+
+/* ---- GET /api/v1/orders/{id} ---- */
+
+static void on_record(void *arg, int status, const keel_order_record_t *record)
+{
+    http_pending_t *p = arg;
+    order_call_t *c = p->data;
+    p->status = status;
+    if (status == 0 && record != NULL) {
+        c->result = record_json(record);
+        c->found_hash = strdup(record->payload_hash);
+        if (c->result == NULL || c->found_hash == NULL)
+            p->status = KEEL_ENOMEM;
+    }
+    http_pending_post(p);
+}
+
+static void get_done(http_pending_t *p)
+{
+    order_call_t *c = p->data;
+    if (p->status == KEEL_ENOTFOUND) {
+        char message[256];
+        snprintf(message, sizeof message, "no order '%s'", p->ex->match.param);
+        order_fail(p, 404, "not_found", message);
+    } else if (p->status != 0) {
+        backend_fail(p, "store", p->status);
+    } else {
+        json_t *j = c->result;
+        c->result = NULL;
+        order_send_json(p, 200, j);
+    }
+}
+
+static void order_get(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    http_pending_t *p = order_pending(ex, get_done);
+    if (p == NULL)
+        return;
+    atomic_fetch_add(&srv->outstanding, 1);
+    int rc = srv->store->get(srv->store_ctx, ex->match.param, on_record, p);
+    if (rc != 0)
+        start_failed(p, "store", rc);
+}
+
+/* ---- GET /api/v1/orders?customer_id=C&limit=N&cursor=K ---- */
+
+static void on_page(void *arg, int status, const keel_order_record_t *records, size_t count,
+                    const char *next_cursor)
+{
+    http_pending_t *p = arg;
+    order_call_t *c = p->data;
+    p->status = status;
+    if (status == 0) {
+        json_t *orders = json_array();
+        for (size_t i = 0; orders && i < count; i++)
+            if (json_array_append_new(orders, record_json(&records[i])) != 0) {
+                json_decref(orders);
+                orders = NULL;
+            }
+        c->result = orders ? json_pack("{s:o, s:o}", "orders", orders, "next_cursor",
+                                       next_cursor ? json_string(next_cursor) : json_null())
+                           : NULL;
+        if (c->result == NULL)
+            p->status = KEEL_ENOMEM;
+    }
+    http_pending_post(p);
+}
+
+static void list_done(http_pending_t *p)
+{
+    order_call_t *c = p->data;
+    if (p->status == KEEL_EINVAL) {
+        order_fail(p, 400, "bad_request", "invalid cursor");
+    } else if (p->status != 0) {
+        backend_fail(p, "store", p->status);
+    } else {
+        json_t *j = c->result;
+        c->result = NULL;
+        order_send_json(p, 200, j);
+    }
+}
+
+static void order_list(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    struct evkeyvalq query = {0};
+    query.tqh_last = &query.tqh_first;
+    if (ex->query != NULL && evhttp_parse_query_str(ex->query, &query) != 0) {
+        http_error(ex, 400, "bad_request", "malformed query string");
+        return;
+    }
+    const char *customer = evhttp_find_header(&query, "customer_id");
+    const char *limit_text = evhttp_find_header(&query, "limit");
+    const char *cursor = evhttp_find_header(&query, "cursor");
+    long limit = LIST_DEFAULT_LIMIT;
+    if (customer == NULL || *customer == '\0') {
+        evhttp_clear_headers(&query);
+        http_error(ex, 400, "bad_request", "the customer_id query parameter is required");
+        return;
+    }
+    if (limit_text != NULL) {
+        char *end;
+        limit = strtol(limit_text, &end, 10);
+        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > KEEL_STORE_MAX_PAGE) {
+            evhttp_clear_headers(&query);
+            http_error(ex, 400, "bad_request", "limit must be an integer from 1 to %d",
+                       KEEL_STORE_MAX_PAGE);
+            return;
+        }
+    }
+    http_pending_t *p = order_pending(ex, list_done);
+    if (p == NULL) {
+        evhttp_clear_headers(&query);
+        return;
+    }
+    atomic_fetch_add(&srv->outstanding, 1);
+    int rc = srv->store->query_customer(srv->store_ctx, customer, cursor && *cursor ? cursor : NULL,
+                                        (size_t)limit, on_page, p);
+    evhttp_clear_headers(&query);
+    if (rc == KEEL_EINVAL) {
+        atomic_fetch_sub(&srv->outstanding, 1);
+        order_fail(p, 400, "bad_request", "invalid cursor or customer_id");
+    } else if (rc != 0) {
+        start_failed(p, "store", rc);
+    }
+}
+
+/* ---- POST /api/v1/orders ---- */
+
+static void answer_queued(http_pending_t *p, int status)
+{
+    order_call_t *c = p->data;
+    const char *id = c->order->order_id;
+    if (status == 202) {
+        char location[64 + KEEL_STORE_MAX_ID];
+        snprintf(location, sizeof location, "/api/v1/orders/%s", id);
+        evhttp_add_header(evhttp_request_get_output_headers(p->ex->req), "Location", location);
+    }
+    order_send_json(p, status, json_pack("{s:s, s:s}", "order_id", id, "status", "QUEUED"));
+}
+
+static void put_done(http_pending_t *p)
+{
+    http_server_t *srv = p->loop->srv;
+    order_call_t *c = p->data;
+    if (p->status != 0)
+        srv->host->log(srv->self, KEEL_LOG_WARN,
+                       "order %s is queued but its record was not stored (%s); the pipeline "
+                       "will create it",
+                       c->order->order_id, srv->host->strerror(p->status));
+    answer_queued(p, 202);
+}
+
+static void on_put(void *arg, int status, const keel_order_record_t *record)
+{
+    http_pending_t *p = arg;
+    (void)record;
+    p->status = status;
+    http_pending_post(p);
+}
+
+static void send_done(http_pending_t *p)
+{
+    http_server_t *srv = p->loop->srv;
+    order_call_t *c = p->data;
+    if (p->status == KEEL_EFULL) {
+        order_fail(p, 503, "queue_full", "the order queue is full; retry later");
+        return;
+    }
+    if (p->status != 0) {
+        backend_fail(p, "queue", p->status);
+        return;
+    }
+    if (c->duplicate) {
+        answer_queued(p, 200);
+        return;
+    }
+    const keel_order_t *o = c->order;
+    keel_order_record_t record = {
+        .order_id = o->order_id,
+        .customer_id = o->customer_id,
+        .status = "QUEUED",
+        .confirmation_number = "",
+        .error = "",
+        .payload_hash = c->hash,
+        .order_json = o->canonical_json,
+        .order_json_len = o->canonical_len,
+    };
+    p->finish = put_done;
+    atomic_fetch_add(&srv->outstanding, 1);
+    int rc = srv->store->put(srv->store_ctx, &record, on_put, p);
+    if (rc != 0) {
+        atomic_fetch_sub(&srv->outstanding, 1);
+        p->status = rc;
+        put_done(p);
+    }
+}
+
+static void on_sent(void *arg, const keel_queue_sent_t *results, size_t count)
+{
+    http_pending_t *p = arg;
+    order_call_t *c = p->data;
+    p->status = count == 1 ? results[0].status : KEEL_EFAILED;
+    if (count == 1) {
+        c->duplicate = results[0].duplicate;
+        memcpy(c->message_id, results[0].message_id, sizeof c->message_id);
+    }
+    http_pending_post(p);
+}
+
+static void enqueue(http_pending_t *p)
+{
+    http_server_t *srv = p->loop->srv;
+    order_call_t *c = p->data;
+    const keel_order_t *o = c->order;
+    char dedup[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2];
+    snprintf(dedup, sizeof dedup, "%s:%s", o->order_id, c->hash);
+    const keel_attr_t attrs[] = {
+        {"order_id", o->order_id},
+        {"customer_id", o->customer_id},
+        {"payload_hash", c->hash},
+    };
+    keel_queue_entry_t entry = {
+        .dedup_id = dedup,
+        .attrs = attrs,
+        .attr_count = sizeof attrs / sizeof attrs[0],
+        .body = o->msgpack,
+        .body_len = o->msgpack_len,
+    };
+    p->finish = send_done;
+    atomic_fetch_add(&srv->outstanding, 1);
+    int rc = srv->queue->send(srv->queue_ctx, srv->cfg.orders_queue, &entry, 1, on_sent, p);
+    if (rc != 0)
+        start_failed(p, "queue", rc);
+}
+
+static void lookup_done(http_pending_t *p)
+{
+    order_call_t *c = p->data;
+    if (p->status == KEEL_ENOTFOUND) {
+        enqueue(p);
+    } else if (p->status != 0) {
+        backend_fail(p, "store", p->status);
+    } else if (strcmp(c->found_hash, c->hash) != 0) {
+        char message[256];
+        snprintf(message, sizeof message, "order '%s' already exists with a different payload",
+                 c->order->order_id);
+        order_fail(p, 409, "conflict", message);
+    } else {
+        json_t *j = c->result;
+        c->result = NULL;
+        order_send_json(p, 200, j);
+    }
+}
+
+/* Answers 400/422 for an order that failed to parse or validate. */
+static void invalid_order(http_exchange_t *ex, const keel_order_t *o)
+{
+    const char *first = o->error_count > 0 ? o->errors[0].message : "invalid order";
+    if (o->status == KEEL_EINVAL) {
+        http_error(ex, 400, "malformed_json", "%s", first);
+        return;
+    }
+    json_t *details = json_array();
+    for (size_t i = 0; details && i < o->error_count; i++)
+        json_array_append_new(details,
+                              json_pack("{s:s, s:s, s:s}", "path", o->errors[i].path, "code",
+                                        o->errors[i].code, "message", o->errors[i].message));
+    json_t *j = details ? json_pack("{s:s, s:s, s:s, s:o}", "error", "validation_failed", "message",
+                                    first, "request_id", ex->request_id, "details", details)
+                        : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (text == NULL)
+        http_error(ex, 500, "internal", "out of memory");
+    else
+        http_respond_json(ex, 422, text);
+    free(text);
+    json_decref(j);
+}
+
+static void order_create(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    size_t len;
+    char *body = http_json_body(ex, &len, false);
+    if (body == NULL)
+        return;
+    char id[KEEL_ID_LEN + 1];
+    srv->host->new_id(id);
+    keel_order_t *order = NULL;
+    int rc = srv->validate->order_parse(srv->validate_ctx, body, len, id, &order);
+    free(body);
+    if (rc != 0 || order == NULL) {
+        http_error(ex, 500, "internal", "validate: %s", srv->host->strerror(rc));
+        return;
+    }
+    if (order->status != 0) {
+        invalid_order(ex, order);
+        srv->validate->order_free(srv->validate_ctx, order);
+        return;
+    }
+    http_pending_t *p = order_pending(ex, lookup_done);
+    if (p == NULL) {
+        srv->validate->order_free(srv->validate_ctx, order);
+        return;
+    }
+    order_call_t *c = p->data;
+    c->order = order;
+    auth_sha256_hex(order->canonical_json, order->canonical_len, c->hash);
+    atomic_fetch_add(&srv->outstanding, 1);
+    rc = srv->store->get(srv->store_ctx, order->order_id, on_record, p);
+    if (rc != 0)
+        start_failed(p, "store", rc);
+}
+
+void http_orders(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    if (srv->queue == NULL || srv->validate == NULL || srv->store == NULL) {
+        http_error(ex, 404, "not_found", "no API route %s %s", ex->method_name, ex->path);
+        return;
+    }
+    switch (ex->match.route) {
+    case ROUTE_ORDERS_CREATE:
+        order_create(ex);
+        return;
+    case ROUTE_ORDERS_LIST:
+        order_list(ex);
+        return;
+    case ROUTE_ORDER_GET:
+        order_get(ex);
+        return;
+    default:
+        http_error(ex, 404, "not_found", "no such route");
+        return;
+    }
+}
