@@ -117,6 +117,11 @@ if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 &&
    [ "$(curl -s -o "$TEST_DIR/healthz" -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] &&
    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" = 200 ]; then
   pass "keeld -c conf/keel.yaml serves /healthz and the web page on $KEEL_LISTEN"
+  code=$(curl -s -o "$TEST_DIR/post" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"order_id":"ORD-1","customer_id":"C-1","items":[{"product_id":"P-1","quantity":2,"price":1.50}],"amount":3.00}' \
+    "http://127.0.0.1:$port/api/v1/orders")
+  [ "$code" = 202 ] && pass "the default config accepts an order: 202 $(cat "$TEST_DIR/post")" ||
+    fail "POST an order to the default config: $code $(cat "$TEST_DIR/post")"
   kill -TERM "$KEELD_PID"
   wait_exit "$KEELD_PID" 30
   [ "$STATUS" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
