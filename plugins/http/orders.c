@@ -349,6 +349,12 @@ static void enqueue(http_pending_t *p)
     http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
     const keel_order_t *o = c->order;
+    /* The store answers 200/409 once the order is recorded; in the few
+     * milliseconds between this send and that put, a retry of the same
+     * order is caught by the queue's dedup window. The key includes the
+     * payload hash, so a different payload under the same id in that
+     * window is not a "duplicate": it is enqueued too, and the conflict
+     * surfaces when the pipeline stores it. */
     char dedup[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2];
     snprintf(dedup, sizeof dedup, "%s:%s", o->order_id, c->hash);
     const keel_attr_t attrs[] = {
