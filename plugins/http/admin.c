@@ -136,28 +136,13 @@ static json_t *dlq_entry_json(const keel_queue_dlq_entry_t *e)
 static void dlq_list(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
-    struct evkeyvalq query = {0};
-    query.tqh_last = &query.tqh_first;
-    if (ex->query != NULL && evhttp_parse_query_str(ex->query, &query) != 0) {
-        http_error(ex, 400, "bad_request", "malformed query string");
+    struct evkeyvalq query;
+    http_page_t paging;
+    if (!http_query_page(ex, &query, DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT, &paging))
         return;
-    }
-    const char *limit_text = evhttp_find_header(&query, "limit");
-    const char *cursor = evhttp_find_header(&query, "cursor");
-    long limit = DLQ_DEFAULT_LIMIT;
-    if (limit_text != NULL) {
-        char *end;
-        limit = strtol(limit_text, &end, 10);
-        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > DLQ_MAX_LIMIT) {
-            evhttp_clear_headers(&query);
-            http_error(ex, 400, "bad_request", "limit must be an integer from 1 to %d",
-                       DLQ_MAX_LIMIT);
-            return;
-        }
-    }
     keel_queue_dlq_page_t *page = NULL;
-    int rc = srv->queue->dlq_list(srv->queue_ctx, ex->match.param,
-                                  cursor && *cursor ? cursor : NULL, (size_t)limit, &page);
+    int rc =
+        srv->queue->dlq_list(srv->queue_ctx, ex->match.param, paging.cursor, paging.limit, &page);
     evhttp_clear_headers(&query);
     if (rc == KEEL_EINVAL) {
         http_error(ex, 400, "bad_request", "invalid cursor");

@@ -176,6 +176,18 @@ void http_pending_free(http_pending_t *p);
 void http_handle(struct evhttp_request *req, void *arg);
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type);
 void http_respond_json(http_exchange_t *ex, int status, const char *json);
+/* `limit` and `cursor` of a paged GET. */
+typedef struct http_page {
+    size_t limit;
+    const char *cursor; /* NULL: the first page; points into the query */
+} http_page_t;
+struct evkeyvalq;
+/* Parses the query string into `query` (clear it with evhttp_clear_headers
+ * when done) and its limit (default_limit when absent, 1..max_limit) and
+ * cursor. On a malformed query or limit it answers 400 and returns false,
+ * with nothing left to clear. */
+bool http_query_page(http_exchange_t *ex, struct evkeyvalq *query, long default_limit,
+                     long max_limit, http_page_t *page);
 void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
     KEEL_PRINTF(4, 5);
 void http_reject(http_server_t *srv, enum reject_reason reason);

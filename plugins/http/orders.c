@@ -219,30 +219,15 @@ static void list_done(http_pending_t *p)
 static void order_list(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
-    struct evkeyvalq query = {0};
-    query.tqh_last = &query.tqh_first;
-    if (ex->query != NULL && evhttp_parse_query_str(ex->query, &query) != 0) {
-        http_error(ex, 400, "bad_request", "malformed query string");
+    struct evkeyvalq query;
+    http_page_t paging;
+    if (!http_query_page(ex, &query, LIST_DEFAULT_LIMIT, KEEL_STORE_MAX_PAGE, &paging))
         return;
-    }
     const char *customer = evhttp_find_header(&query, "customer_id");
-    const char *limit_text = evhttp_find_header(&query, "limit");
-    const char *cursor = evhttp_find_header(&query, "cursor");
-    long limit = LIST_DEFAULT_LIMIT;
     if (customer == NULL || *customer == '\0') {
         evhttp_clear_headers(&query);
         http_error(ex, 400, "bad_request", "the customer_id query parameter is required");
         return;
-    }
-    if (limit_text != NULL) {
-        char *end;
-        limit = strtol(limit_text, &end, 10);
-        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > KEEL_STORE_MAX_PAGE) {
-            evhttp_clear_headers(&query);
-            http_error(ex, 400, "bad_request", "limit must be an integer from 1 to %d",
-                       KEEL_STORE_MAX_PAGE);
-            return;
-        }
     }
     http_pending_t *p = order_pending(ex, list_done);
     if (p == NULL) {
@@ -250,8 +235,8 @@ static void order_list(http_exchange_t *ex)
         return;
     }
     atomic_fetch_add(&srv->outstanding, 1);
-    int rc = srv->store->query_customer(srv->store_ctx, customer, cursor && *cursor ? cursor : NULL,
-                                        (size_t)limit, on_page, p);
+    int rc = srv->store->query_customer(srv->store_ctx, customer, paging.cursor, paging.limit,
+                                        on_page, p);
     evhttp_clear_headers(&query);
     if (rc == KEEL_EINVAL) {
         atomic_fetch_sub(&srv->outstanding, 1);

@@ -281,6 +281,32 @@ static void health(http_exchange_t *ex)
         evbuffer_free(body);
 }
 
+bool http_query_page(http_exchange_t *ex, struct evkeyvalq *query, long default_limit,
+                     long max_limit, http_page_t *page)
+{
+    query->tqh_first = NULL;
+    query->tqh_last = &query->tqh_first;
+    if (ex->query != NULL && evhttp_parse_query_str(ex->query, query) != 0) {
+        http_error(ex, 400, "bad_request", "malformed query string");
+        return false;
+    }
+    const char *limit_text = evhttp_find_header(query, "limit");
+    const char *cursor = evhttp_find_header(query, "cursor");
+    page->cursor = cursor && *cursor ? cursor : NULL;
+    page->limit = (size_t)default_limit;
+    if (limit_text != NULL) {
+        char *end;
+        long limit = strtol(limit_text, &end, 10);
+        if (*limit_text == '\0' || *end != '\0' || limit < 1 || limit > max_limit) {
+            evhttp_clear_headers(query);
+            http_error(ex, 400, "bad_request", "limit must be an integer from 1 to %ld", max_limit);
+            return false;
+        }
+        page->limit = (size_t)limit;
+    }
+    return true;
+}
+
 void http_handle(struct evhttp_request *req, void *arg)
 {
     http_loop_t *loop = arg;
