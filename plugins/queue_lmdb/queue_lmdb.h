@@ -23,9 +23,11 @@
 #ifndef QUEUE_LMDB_H
 #define QUEUE_LMDB_H
 
+#include "lmdb_common.h"
 #include <keel/queue.h>
 #include <lmdb.h>
 #include <pthread.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -383,7 +385,6 @@ int store_reopen(ql_t *ql); /* writer only */
 int store_rebuild_dedup(ql_t *ql);
 int store_read_begin(ql_t *ql, MDB_txn **txn); /* takes env_lock shared */
 void store_read_end(ql_t *ql, MDB_txn *txn);
-int store_status(int mdb_rc); /* KEEL_E* for an LMDB error */
 int store_write_counters(MDB_txn *txn, const ql_t *ql, const ql_queue_t *q);
 int store_write_next_seq(MDB_txn *txn, const ql_t *ql, uint64_t next_seq);
 /* Bytes sends may add before the budget's reserve is reached. Writer,

@@ -11,6 +11,8 @@
  */
 #include "queue_lmdb.h"
 
+#include "lmdb_common.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,64 +25,6 @@ enum { SCHEMA_VERSION = 1, MAX_READERS = 512 };
 static const char *const db_suffix[QL_DB_COUNT] = {
     "msg", "state", "ready", "inflight", "delayed", "dlq", "dlqage", "dedup",
 };
-
-int store_status(int mdb_rc)
-{
-    switch (mdb_rc) {
-    case 0:
-        return 0;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-        return KEEL_EFULL;
-    case ENOMEM:
-        return KEEL_ENOMEM;
-    case MDB_READERS_FULL:
-        return KEEL_EUNAVAIL;
-    default:
-        return KEEL_EIO;
-    }
-}
-
-static int make_dirs(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return ENOMEM;
-    int rc = 0;
-    for (char *c = copy + 1; rc == 0; c++) {
-        bool end = *c == '\0';
-        if (*c != '/' && !end)
-            continue;
-        *c = '\0';
-        if (mkdir(copy, 0700) != 0 && errno != EEXIST)
-            rc = errno;
-        if (end)
-            break;
-        *c = '/';
-    }
-    free(copy);
-    return rc;
-}
-
-/* Locks and mmap are unreliable on network filesystems: refuse them. */
-static const char *network_filesystem(const char *path)
-{
-    struct statfs fs;
-    if (statfs(path, &fs) != 0)
-        return NULL;
-    switch ((unsigned long)fs.f_type) {
-    case 0x6969UL:
-        return "NFS";
-    case 0x517BUL:
-        return "SMB";
-    case 0xFF534D42UL:
-        return "CIFS";
-    case 0xFE534D42UL:
-        return "SMB2";
-    default:
-        return NULL;
-    }
-}
 
 static int meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *value)
 {
@@ -253,12 +197,12 @@ fail:
 
 int store_open(ql_t *ql)
 {
-    int rc = make_dirs(ql->path);
+    int rc = lmdb_make_dirs(ql->path);
     if (rc != 0) {
         ql->host->log(ql->self, KEEL_LOG_ERROR, "cannot create '%s': %s", ql->path, strerror(rc));
         return KEEL_EIO;
     }
-    const char *network = network_filesystem(ql->path);
+    const char *network = lmdb_network_filesystem(ql->path);
     if (network) {
         ql->host->log(ql->self, KEEL_LOG_ERROR,
                       "'%s' is on a network filesystem (%s): LMDB's locks and memory map are "
@@ -336,7 +280,7 @@ int store_rebuild_dedup(ql_t *ql)
     MDB_txn *txn;
     int rc = mdb_txn_begin(ql->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
-        return store_status(rc);
+        return lmdb_status(rc);
     for (size_t i = 0; i < ql->queue_count && rc == 0; i++) {
         ql_queue_t *q = &ql->queues[i];
         dedup_free(&q->dedup);
@@ -361,7 +305,7 @@ int store_rebuild_dedup(ql_t *ql)
             rc = 0;
     }
     mdb_txn_abort(txn);
-    return store_status(rc);
+    return lmdb_status(rc);
 }
 
 int store_read_begin(ql_t *ql, MDB_txn **txn)
@@ -374,7 +318,7 @@ int store_read_begin(ql_t *ql, MDB_txn **txn)
     int rc = mdb_txn_begin(ql->env, NULL, MDB_RDONLY, txn);
     if (rc != 0) {
         pthread_rwlock_unlock(&ql->env_lock);
-        return store_status(rc);
+        return lmdb_status(rc);
     }
     return 0;
 }

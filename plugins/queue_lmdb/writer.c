@@ -270,7 +270,7 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
         if (rc != 0) {
             ql->host->log(ql->self, KEEL_LOG_ERROR, "cannot begin a write txn: %s",
                           mdb_strerror(rc));
-            group_status = store_status(rc);
+            group_status = lmdb_status(rc);
             break;
         }
         ql_request_t *failed = NULL;
@@ -282,7 +282,7 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
         if (rc != 0) {
             mdb_txn_abort(w->txn);
             undo_dedup(w);
-            int status = store_status(rc);
+            int status = lmdb_status(rc);
             if (rc == MDB_MAP_FULL && group_has_sends(list)) {
                 for (ql_request_t *r = list; r; r = r->next)
                     if (!r->dropped && r->kind == QL_REQ_SEND)
@@ -318,10 +318,10 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
             if ((rc == ENOSPC || rc == EIO || rc == MDB_PANIC) && group_has_sends(list)) {
                 for (ql_request_t *r = list; r; r = r->next)
                     if (!r->dropped && r->kind == QL_REQ_SEND)
-                        drop(r, store_status(rc));
+                        drop(r, lmdb_status(rc));
                 continue;
             }
-            group_status = store_status(rc);
+            group_status = lmdb_status(rc);
             break;
         }
         ql->next_seq = w->next_seq;

@@ -169,20 +169,3 @@ int sl_unhex(const char *hex, char **out, size_t *out_len)
     *out_len = n / 2;
     return 0;
 }
-
-int sl_status(int mdb_rc)
-{
-    switch (mdb_rc) {
-    case 0:
-        return 0;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-        return KEEL_EFULL;
-    case ENOMEM:
-        return KEEL_ENOMEM;
-    case MDB_READERS_FULL:
-        return KEEL_EUNAVAIL;
-    default:
-        return KEEL_EIO;
-    }
-}

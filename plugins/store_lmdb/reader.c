@@ -15,7 +15,7 @@ static int read_record(sl_t *sl, MDB_txn *txn, const char *order_id, sl_rec_t *o
     if (rc == MDB_NOTFOUND)
         return KEEL_ENOTFOUND;
     if (rc != 0)
-        return sl_status(rc);
+        return lmdb_status(rc);
     return sl_rec_copy(out, order_id, v.mv_data, v.mv_size);
 }
 
@@ -30,7 +30,7 @@ static int query(sl_t *sl, MDB_txn *txn, sl_req_t *req)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, sl->by_customer, &cur);
     if (rc != 0)
-        return sl_status(rc);
+        return lmdb_status(rc);
     MDB_val k = {plen, prefix}, v;
     if (req->cursor != NULL)
         k = (MDB_val){req->cursor_len, req->cursor};
@@ -65,7 +65,7 @@ static int query(sl_t *sl, MDB_txn *txn, sl_req_t *req)
         req->page_count++;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
-        status = sl_status(rc);
+        status = lmdb_status(rc);
     mdb_cursor_close(cur);
     return status;
 }
@@ -78,7 +78,7 @@ void sl_read_batch(sl_t *sl, sl_req_t *batch)
         MDB_txn *txn;
         int rc = mdb_txn_begin(sl->env, NULL, MDB_RDONLY, &txn);
         if (rc != 0) {
-            req->status = sl_status(rc);
+            req->status = lmdb_status(rc);
         } else {
             req->status =
                 req->op == SL_GET ? read_record(sl, txn, req->key, &req->rec) : query(sl, txn, req);

@@ -4,6 +4,8 @@
  */
 #include "store_lmdb.h"
 
+#include "lmdb_common.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,46 +22,6 @@ static const keel_config_key_t sl_config_keys[] = {
      "storage budget (the LMDB map size); when full, writes fail with KEEL_EFULL", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
-
-static int make_dirs(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return ENOMEM;
-    int rc = 0;
-    for (char *c = copy + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(copy, 0700) != 0 && errno != EEXIST)
-            rc = errno;
-        *c = saved;
-        if (saved == '\0' || rc != 0)
-            break;
-    }
-    free(copy);
-    return rc;
-}
-
-static const char *network_filesystem(const char *path)
-{
-    struct statfs fs;
-    if (statfs(path, &fs) != 0)
-        return NULL;
-    switch ((unsigned long)fs.f_type) {
-    case 0x6969UL:
-        return "NFS";
-    case 0x517BUL:
-        return "SMB";
-    case 0xFF534D42UL:
-        return "CIFS";
-    case 0xFE534D42UL:
-        return "SMB2";
-    default:
-        return NULL;
-    }
-}
 
 static int config_load(sl_t *sl)
 {
@@ -101,8 +63,8 @@ static int open_dbs(sl_t *sl)
 static int env_open(sl_t *sl)
 {
     const char *fs, *step = "creating the directory";
-    int rc = make_dirs(sl->path);
-    if (rc == 0 && (fs = network_filesystem(sl->path)) != NULL) {
+    int rc = lmdb_make_dirs(sl->path);
+    if (rc == 0 && (fs = lmdb_network_filesystem(sl->path)) != NULL) {
         sl->host->log(sl->self, KEEL_LOG_ERROR,
                       "refusing '%s': it is on %s (LMDB needs local locks and mmap)", sl->path, fs);
         return KEEL_EINVAL;
@@ -129,7 +91,7 @@ static int env_open(sl_t *sl)
     if (sl->env != NULL)
         mdb_env_close(sl->env);
     sl->env = NULL;
-    return sl_status(rc) == KEEL_EFULL ? KEEL_EFULL : KEEL_EIO;
+    return lmdb_status(rc) == KEEL_EFULL ? KEEL_EFULL : KEEL_EIO;
 }
 
 static void sl_stop(void *ctx)

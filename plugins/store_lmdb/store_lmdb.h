@@ -13,6 +13,8 @@
 #ifndef STORE_LMDB_H
 #define STORE_LMDB_H
 
+#include "lmdb_common.h"
+
 #include <keel/keel.h>
 #include <keel/store.h>
 #include <lmdb.h>
@@ -100,7 +102,6 @@ size_t sl_index_key(uint8_t *out, const char *customer_id, uint64_t created_at,
                     const char *order_id);
 char *sl_hex(const void *data, size_t len);
 int sl_unhex(const char *hex, char **out, size_t *out_len);
-int sl_status(int mdb_rc);
 
 /* lanes.c */
 int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *));

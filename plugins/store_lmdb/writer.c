@@ -137,7 +137,7 @@ static void fail(sl_t *sl, sl_req_t *req, int mdb_rc)
 {
     reset(req);
     req->skip = true;
-    req->status = sl_status(mdb_rc);
+    req->status = lmdb_status(mdb_rc);
     if (mdb_rc == MDB_PANIC)
         sl->broken = true;
     sl->host->metric_add(sl->m_failed, 1);

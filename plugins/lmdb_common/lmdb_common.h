@@ -1,0 +1,21 @@
+/*
+ * lmdb_common.h — what every LMDB-backed plugin needs before and around
+ * its environment: LMDB errors as KEEL_E* codes, the environment's
+ * directory, and the refusal of network filesystems. A static library
+ * linked into queue_lmdb and store_lmdb (plugins never include each other).
+ */
+#ifndef KEEL_LMDB_COMMON_H
+#define KEEL_LMDB_COMMON_H
+
+/* KEEL_E* for an LMDB or errno code: full map or disk → KEEL_EFULL,
+ * reader table full → KEEL_EUNAVAIL, ENOMEM → KEEL_ENOMEM, else KEEL_EIO. */
+int lmdb_status(int mdb_rc);
+
+/* mkdir -p with mode 0700. 0 or an errno value. */
+int lmdb_make_dirs(const char *path);
+
+/* The name of the network filesystem `path` is on ("NFS", "SMB", "CIFS",
+ * "SMB2"), or NULL: LMDB's locks and memory map are unreliable there. */
+const char *lmdb_network_filesystem(const char *path);
+
+#endif
