@@ -33,17 +33,24 @@ static bool expect_type(vresult_t *r, where_t w, const jv_t *v, jv_type_t type, 
     return false;
 }
 
+/* True when v is a string; reports "required" (absent and required) or
+ * "type" (present, not a string) otherwise. */
+static bool string_present(vresult_t *r, where_t w, const jv_t *v, bool required)
+{
+    if (!present(v)) {
+        if (required)
+            ERR(r, w, "required", "is required");
+        return false;
+    }
+    return expect_type(r, w, v, JV_STRING, "a string");
+}
+
 /* An optional (or required) free-text string of at most max_string_length. */
 static vstr_t text_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, const jv_t *v,
                          bool required)
 {
     vstr_t out = {NULL, 0};
-    if (!present(v)) {
-        if (required)
-            ERR(r, w, "required", "is required");
-        return out;
-    }
-    if (!expect_type(r, w, v, JV_STRING, "a string"))
+    if (!string_present(r, w, v, required))
         return out;
     size_t chars = value_utf8_length(v->text, v->len);
     if (chars > ctx->max_string_length) {
@@ -61,12 +68,7 @@ static vstr_t id_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, const
                        bool required)
 {
     vstr_t out = {NULL, 0};
-    if (!present(v)) {
-        if (required)
-            ERR(r, w, "required", "is required");
-        return out;
-    }
-    if (!expect_type(r, w, v, JV_STRING, "a string"))
+    if (!string_present(r, w, v, required))
         return out;
     if (v->len == 0) {
         ERR(r, w, "required", "must not be empty");
