@@ -156,19 +156,27 @@ int ops_delete_dlq(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16], uint6
     return 0;
 }
 
-/* Moves a live message whose index entry is already gone to the DLQ. */
-static int dead_letter(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state_t *s,
-                       const char *reason, const char *error, const char *failed_step)
+/* The body record of message `seq`, parsed (views into the txn's pages).
+ * A state without its body is corruption, not absence. */
+static int load_message(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, ql_msg_view_t *m)
 {
     uint8_t key[8];
     be64_put(key, seq);
     MDB_val k = {8, key}, v;
     int rc = mdb_get(w->txn, q->dbi[QL_DB_MSG], &k, &v);
-    ql_msg_view_t m;
-    if (rc == 0 && codec_msg_parse(&v, &m) < 0)
+    if (rc == 0 && codec_msg_parse(&v, m) < 0)
         rc = MDB_CORRUPTED;
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+/* Moves a live message whose index entry is already gone to the DLQ. */
+static int dead_letter(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state_t *s,
+                       const char *reason, const char *error, const char *failed_step)
+{
+    ql_msg_view_t m;
+    int rc = load_message(w, q, seq, &m);
     if (rc != 0)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* a state without its body */
+        return rc;
     ql_dlq_record_t d = {
         .receive_count = s->receive_count,
         .sent_at_ms = s->sent_at_ms,
@@ -357,15 +365,10 @@ int ops_promote_due(ql_wtxn_t *w, ql_queue_t *q, size_t limit, size_t *promoted)
 static int deliver(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state_t *s,
                    ql_batch_t *batch)
 {
-    uint8_t key[8];
-    be64_put(key, seq);
-    MDB_val k = {8, key}, v;
-    int rc = mdb_get(w->txn, q->dbi[QL_DB_MSG], &k, &v);
     ql_msg_view_t m;
-    if (rc == 0 && codec_msg_parse(&v, &m) < 0)
-        rc = MDB_CORRUPTED;
+    int rc = load_message(w, q, seq, &m);
     if (rc != 0)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* a state without its body */
+        return rc;
     keel_queue_message_t *out = &batch->messages[batch->pub.count];
     keel_attr_t *attrs;
     const void *body;
