@@ -150,9 +150,17 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
     http_pending_post(p);
 }
 
-static void get_done(http_pending_t *p)
+/* Answers 200 with the JSON the provider's callback prepared. */
+static void send_result(http_pending_t *p)
 {
     order_call_t *c = p->data;
+    json_t *j = c->result;
+    c->result = NULL;
+    order_send_json(p, 200, j);
+}
+
+static void get_done(http_pending_t *p)
+{
     if (p->status == KEEL_ENOTFOUND) {
         char message[256];
         snprintf(message, sizeof message, "no order '%s'", p->ex->match.param);
@@ -160,9 +168,7 @@ static void get_done(http_pending_t *p)
     } else if (p->status != 0) {
         backend_fail(p, "store", p->status);
     } else {
-        json_t *j = c->result;
-        c->result = NULL;
-        order_send_json(p, 200, j);
+        send_result(p);
     }
 }
 
@@ -204,15 +210,12 @@ static void on_page(void *arg, int status, const keel_order_record_t *records, s
 
 static void list_done(http_pending_t *p)
 {
-    order_call_t *c = p->data;
     if (p->status == KEEL_EINVAL) {
         order_fail(p, 400, "bad_request", "invalid cursor");
     } else if (p->status != 0) {
         backend_fail(p, "store", p->status);
     } else {
-        json_t *j = c->result;
-        c->result = NULL;
-        order_send_json(p, 200, j);
+        send_result(p);
     }
 }
 
@@ -374,9 +377,7 @@ static void lookup_done(http_pending_t *p)
                  c->order->order_id);
         order_fail(p, 409, "conflict", message);
     } else {
-        json_t *j = c->result;
-        c->result = NULL;
-        order_send_json(p, 200, j);
+        send_result(p);
     }
 }
 
