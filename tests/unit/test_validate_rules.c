@@ -13,26 +13,13 @@
 
 #include <cmocka.h>
 
-typedef struct vt {
-    keel_harness_t *h;
-    const keel_validate_api_t *api;
-    void *ctx;
-} vt_t;
+#include "validate_test_util.h"
 
 static int vt_setup(void **state, const char *config_yaml)
 {
     vt_t *t = calloc(1, sizeof *t);
     assert_non_null(t);
-    t->h = keel_harness_new(NULL);
-    assert_non_null(t->h);
-    assert_int_equal(
-        keel_harness_add(t->h, "v", KEEL_BUILTIN_PLUGIN_DIR "/validate.so", config_yaml), 0);
-    assert_int_equal(keel_harness_start(t->h), 0);
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(t->h, "v", KEEL_VALIDATE_INTERFACE, KEEL_VALIDATE_VERSION, &svc), 0);
-    t->api = svc.vtable;
-    t->ctx = svc.ctx;
+    vt_open(t, config_yaml);
     *state = t;
     return 0;
 }
@@ -50,24 +37,14 @@ static int setup_unknown_allowed(void **state)
 static int teardown(void **state)
 {
     vt_t *t = *state;
-    keel_harness_free(t->h);
+    vt_close(t);
     free(t);
     return 0;
 }
 
 static keel_order_t *parse(vt_t *t, const char *json)
 {
-    keel_order_t *o = NULL;
-    assert_int_equal(t->api->order_parse(t->ctx, json, strlen(json), "ASSIGNED", &o), 0);
-    assert_non_null(o);
-    return o;
-}
-
-static void dump_errors(const keel_order_t *o)
-{
-    for (size_t i = 0; i < o->error_count; i++)
-        print_message("  error %zu: %s %s: %s\n", i, o->errors[i].path, o->errors[i].code,
-                      o->errors[i].message);
+    return parse_n(t, json, strlen(json), "ASSIGNED");
 }
 
 static const keel_validation_error_t *find(const keel_order_t *o, const char *path,
