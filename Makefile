@@ -41,6 +41,7 @@ test-asan: build-asan
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
+	@bash scripts/install-deps.sh bench
 	@bash tests/bench/run.sh $(BUILD)
 
 install: build
