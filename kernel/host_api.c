@@ -428,6 +428,7 @@ static const keel_host_api_t host_table = {
     .batch_set_body = pipeline_batch_set_body,
     .batch_complete = pipeline_batch_complete,
     .readiness = host_readiness,
+    .batch_set_attr = pipeline_batch_set_attr,
 };
 
 const keel_host_api_t *host_api(void)

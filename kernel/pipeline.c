@@ -29,6 +29,9 @@ typedef struct run_message {
     keel_msg_t view;
     uint32_t receive_count;
     void *replaced_body; /* owned; set by batch_set_body */
+    keel_attr_t *attrs;  /* owned once batch_set_attr ran (else view.attrs is the queue's) */
+    char **strings;      /* the keys and values batch_set_attr copied */
+    size_t string_count;
     keel_result_t result;
     char *reason;
     const char *failed_step;
@@ -109,8 +112,13 @@ static void run_unref(run_t *run)
         return;
     pipeline_t *p = run->pipeline;
     for (size_t i = 0; i < run->count; i++) {
-        free(run->messages[i].replaced_body);
-        free(run->messages[i].reason);
+        run_message_t *m = &run->messages[i];
+        free(m->replaced_body);
+        free(m->reason);
+        free(m->attrs);
+        for (size_t j = 0; j < m->string_count; j++)
+            free(m->strings[j]);
+        free(m->strings);
     }
     free(run->messages);
     p->queue->batch_free(p->queue_ctx, run->received);
@@ -452,6 +460,40 @@ int pipeline_batch_set_body(keel_batch_t *batch, size_t index, const void *body,
     m->replaced_body = copy;
     m->view.body = copy;
     m->view.body_len = len;
+    return 0;
+}
+
+int pipeline_batch_set_attr(keel_batch_t *batch, size_t index, const char *key, const char *value)
+{
+    if (batch == NULL || index >= batch->count || key == NULL || *key == '\0' || value == NULL)
+        return KEEL_EINVAL;
+    if (atomic_load(&batch->state) != STEP_RUNNING)
+        return KEEL_ESTATE;
+    run_message_t *m = &batch->run->messages[batch->index[index]];
+    size_t at = 0;
+    while (at < m->view.attr_count && strcmp(m->view.attrs[at].key, key) != 0)
+        at++;
+    size_t count = m->view.attr_count + (at == m->view.attr_count);
+    char **strings = realloc(m->strings, (m->string_count + 2) * sizeof *strings);
+    if (strings == NULL)
+        return KEEL_ENOMEM;
+    m->strings = strings;
+    char *k = strdup(key), *v = strdup(value);
+    keel_attr_t *attrs = k && v ? malloc(count * sizeof *attrs) : NULL;
+    if (attrs == NULL) {
+        free(k);
+        free(v);
+        return KEEL_ENOMEM;
+    }
+    if (m->view.attr_count > 0)
+        memcpy(attrs, m->view.attrs, m->view.attr_count * sizeof *attrs);
+    attrs[at] = (keel_attr_t){k, v};
+    strings[m->string_count++] = k;
+    strings[m->string_count++] = v;
+    free(m->attrs);
+    m->attrs = attrs;
+    m->view.attrs = attrs;
+    m->view.attr_count = count;
     return 0;
 }
 

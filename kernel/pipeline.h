@@ -42,6 +42,7 @@ uint32_t pipeline_batch_receive_count(const keel_batch_t *batch, size_t index);
 int pipeline_batch_result(keel_batch_t *batch, size_t index, keel_result_t result,
                           const char *reason);
 int pipeline_batch_set_body(keel_batch_t *batch, size_t index, const void *body, size_t len);
+int pipeline_batch_set_attr(keel_batch_t *batch, size_t index, const char *key, const char *value);
 int pipeline_batch_complete(keel_batch_t *batch);
 
 #endif

@@ -104,9 +104,10 @@ extern "C" {
  *  1.1  appended descriptor `health`; host API `metrics_render`.
  *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`
  *       and `readiness`.
+ *  1.3  appended host API `batch_set_attr`.
  */
 #define KEEL_ABI_MAJOR 1
-#define KEEL_ABI_MINOR 2
+#define KEEL_ABI_MINOR 3
 
 /** Packs a service interface version: same major required, minor >= asked. */
 #define KEEL_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
@@ -170,9 +171,10 @@ typedef struct keel_attr {
 } keel_attr_t;
 
 /**
- * A message. The body is msgpack (use msgpack-c or any msgpack library);
- * the kernel never decodes it. Topics are exact-match names such as
- * "orders.accepted".
+ * A message. The body is opaque bytes: the kernel never decodes it (keel's
+ * own plugins use msgpack on the bus; orders travel through the queue as
+ * their canonical JSON, see validate.h). Topics are exact-match names such
+ * as "orders.accepted".
  *
  * When publishing, `id` may be NULL: the kernel assigns a sortable unique
  * id (26 characters, see new_id()). Everything is copied by publish().
@@ -648,6 +650,19 @@ struct keel_host_api {
      * one, and not from inside a health callback.
      */
     int (*readiness)(keel_plugin_t *self, char *why, size_t why_len);
+
+    /* ---- appended in ABI 1.3 ---- */
+
+    /**
+     * Sets the attribute `key` of the index-th message to `value` (both
+     * copied) for the next steps, replacing an attribute of that key: how a
+     * step hands a result on (the confirm step passes the confirmation
+     * number this way). Like batch_set_body, the queued message is not
+     * changed, and what batch_message() returned for that message before
+     * is invalid afterwards. Callable while the step runs (not after it returned or
+     * completed). Errors: KEEL_EINVAL, KEEL_ESTATE, KEEL_ENOMEM.
+     */
+    int (*batch_set_attr)(keel_batch_t *batch, size_t index, const char *key, const char *value);
 };
 
 #ifdef __cplusplus

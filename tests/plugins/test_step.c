@@ -6,7 +6,11 @@
  * message without a result, "hang" sleeps past any timeout, "async"
  * completes from another worker. `record` appends "<id> <receive count>
  * <body>" for every message it sees ("attempt") and every OK ("ok"), with
- * one write(2) each, so a kill -9 loses nothing already written.
+ * one write(2) each, so a kill -9 loses nothing already written;
+ * `record_attr` adds "attr <id> <receive count> <key>=<value>" per OK.
+ * Attributes: `set_attr` ("key=value", in order) on every OK message;
+ * `fail_attr` ("key=value") FAILs the messages carrying it, only while the
+ * file `fail_while` exists when that is set (a poison that can be cured).
  */
 #include "test_services.h"
 
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +32,7 @@ typedef struct step {
     step_mode_t mode;
     const char *abort_on;
     const char *tag;
+    const char *record_attr, *fail_attr, *fail_while;
     int64_t delay_ms, hang_ms;
     int record_fd;
     atomic_uint_fast64_t handled;
@@ -41,6 +47,11 @@ static const keel_config_key_t step_keys[] = {
     {"delay", KEEL_CFG_DURATION, "0", "time each batch takes", 0, NULL},
     {"tag", KEEL_CFG_STRING, NULL, "appended to each OK body for the next steps", 0, NULL},
     {"record", KEEL_CFG_STRING, NULL, "file to append attempts and OKs to", 0, NULL},
+    {"record_attr", KEEL_CFG_STRING, NULL, "attribute recorded for every OK", 0, NULL},
+    {"set_attr", KEEL_CFG_STRING_LIST, NULL, "key=value attributes set on every OK", 0, NULL},
+    {"fail_attr", KEEL_CFG_STRING, NULL, "key=value: FAIL the messages carrying it", 0, NULL},
+    {"fail_while", KEEL_CFG_STRING, NULL, "fail_attr applies only while this file exists", 0,
+     NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
@@ -88,6 +99,51 @@ static void record(step_t *s, const char *what, const keel_msg_t *msg, uint32_t 
         s->host->log(s->self, KEEL_LOG_ERROR, "cannot write the record file");
 }
 
+static const char *attr_of(const keel_msg_t *msg, const char *key, size_t key_len)
+{
+    for (size_t i = 0; i < msg->attr_count; i++)
+        if (strlen(msg->attrs[i].key) == key_len && memcmp(msg->attrs[i].key, key, key_len) == 0)
+            return msg->attrs[i].value;
+    return NULL;
+}
+
+static bool poisoned(step_t *s, const keel_msg_t *msg)
+{
+    struct stat st;
+    if (s->fail_attr == NULL || (s->fail_while && stat(s->fail_while, &st) != 0))
+        return false;
+    const char *eq = strchr(s->fail_attr, '=');
+    const char *value = eq ? attr_of(msg, s->fail_attr, (size_t)(eq - s->fail_attr)) : NULL;
+    return value && strcmp(value, eq + 1) == 0;
+}
+
+static void record_attr(step_t *s, const keel_msg_t *msg, uint32_t receives)
+{
+    if (s->record_fd < 0 || s->record_attr == NULL)
+        return;
+    const char *value = attr_of(msg, s->record_attr, strlen(s->record_attr));
+    char line[512];
+    int n = snprintf(line, sizeof line, "attr %s %u %s=%s\n", msg->id, receives, s->record_attr,
+                     value ? value : "(none)");
+    if (n > 0 && write(s->record_fd, line, (size_t)n) != n)
+        s->host->log(s->self, KEEL_LOG_ERROR, "cannot write the record file");
+}
+
+static void set_attrs(step_t *s, keel_batch_t *batch, size_t index)
+{
+    size_t count = 0;
+    s->host->config_count(s->self, "set_attr", &count);
+    for (size_t i = 0; i < count; i++) {
+        char path[48], key[64];
+        const char *pair = NULL;
+        snprintf(path, sizeof path, "set_attr[%zu]", i);
+        if (s->host->config_string(s->self, path, &pair) != 0 || strchr(pair, '=') == NULL)
+            continue;
+        snprintf(key, sizeof key, "%.*s", (int)(strchr(pair, '=') - pair), pair);
+        s->host->batch_set_attr(batch, index, key, strchr(pair, '=') + 1);
+    }
+}
+
 static void process(step_t *s, keel_batch_t *batch)
 {
     const keel_host_api_t *host = s->host;
@@ -106,10 +162,14 @@ static void process(step_t *s, keel_batch_t *batch)
             break; /* the last message gets no result */
         if (body_in_list(s, "fail_on", msg)) {
             host->batch_result(batch, i, KEEL_FAIL, "test_step: body is in fail_on");
+        } else if (poisoned(s, msg)) {
+            host->batch_result(batch, i, KEEL_FAIL, "test_step: the message carries fail_attr");
         } else if (body_in_list(s, "retry_on", msg)) {
             host->batch_result(batch, i, KEEL_RETRY, "test_step: body is in retry_on");
         } else {
             record(s, "ok", msg, receives);
+            record_attr(s, msg, receives);
+            set_attrs(s, batch, i);
             if (s->tag) {
                 char body[600];
                 int n = snprintf(body, sizeof body, "%.*s%s",
@@ -179,6 +239,12 @@ static int step_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         s->abort_on = NULL;
     if (host->config_string(self, "tag", &s->tag) != 0)
         s->tag = NULL;
+    if (host->config_string(self, "record_attr", &s->record_attr) != 0)
+        s->record_attr = NULL;
+    if (host->config_string(self, "fail_attr", &s->fail_attr) != 0)
+        s->fail_attr = NULL;
+    if (host->config_string(self, "fail_while", &s->fail_while) != 0)
+        s->fail_while = NULL;
     host->config_int(self, "delay", &s->delay_ms);
     host->config_int(self, "hang_for", &s->hang_ms);
     static const char *const modes[] = {"normal", "error", "garbage", "hang", "async"};

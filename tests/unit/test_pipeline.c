@@ -151,8 +151,9 @@ static void test_steps_chain_and_see_replaced_bodies(void **state)
     (void)state;
     const char *steps[] = {"first", "second"};
     char second_cfg[300];
-    snprintf(second_cfg, sizeof second_cfg, "record: %s\n", record_path);
-    const char *cfgs[] = {"tag: \"+first\"\n", second_cfg};
+    snprintf(second_cfg, sizeof second_cfg, "record: %s\nrecord_attr: stage\n", record_path);
+    const char *cfgs[] = {"tag: \"+first\"\nset_attr: [stage=one, other=x, stage=two]\n",
+                          second_cfg};
     keel_harness_t *h = start("", steps, cfgs, 2, NULL);
     queue_client_t q = {0};
     assert_int_equal(queue_client_open(h, "q", &q), 0);
@@ -165,6 +166,9 @@ static void test_steps_chain_and_see_replaced_bodies(void **state)
     assert_true(wait_stats(&q, deleted_at_least, 20, 10000, &s));
     assert_int_equal(count_records("ok", "m7+first"), 1);
     assert_int_equal(count_records("ok", "m7"), 0);
+    /* batch_set_attr: the next step sees the last value set for a key. */
+    assert_int_equal(count_records("attr", "stage=two"), 20);
+    assert_int_equal(count_records("attr", "stage=one"), 0);
     keel_harness_free(h);
 }
 
