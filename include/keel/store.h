@@ -25,6 +25,18 @@
  * callback are borrowed for its duration. Keep callbacks short; they may
  * start further calls but must not wait for them.
  *
+ * As a pipeline step (config `pipelines:`), a store provider confirms
+ * orders: for every message (an order queued by the ingress: body = the
+ * canonical order JSON, attributes order_id, customer_id, payload_hash and
+ * confirmation_number, the latter set by the confirm step) it makes the
+ * record CONFIRMED with that number, creating the record when it is
+ * missing, in one durable write. A record that already has a number keeps
+ * it (a redelivered order keeps its first number; the step passes the kept
+ * number on as the attribute). A record of the same order_id with another
+ * payload hash fails the message (KEEL_FAIL: dead-lettered).
+ *
+ * Versions: 1.1 appended keel_order_record_t.message_id.
+ *
  * EXPERIMENTAL until the DynamoDB provider passes the same conformance
  * suite: the interface may still change before 1.0 is frozen.
  */
@@ -38,7 +50,7 @@ extern "C" {
 #endif
 
 #define KEEL_STORE_INTERFACE "store"
-#define KEEL_STORE_VERSION   KEEL_VERSION(1, 0)
+#define KEEL_STORE_VERSION   KEEL_VERSION(1, 1)
 
 /** Longest order_id / customer_id / status / confirmation number. */
 #define KEEL_STORE_MAX_ID 128
@@ -58,6 +70,9 @@ typedef struct keel_order_record {
     uint64_t created_at_ms;
     uint64_t updated_at_ms;
     uint64_t version; /* 1 when created, +1 per update */
+    /* 1.1: the id of the order's queue message ("" when unknown): where to
+     * ask the queue whether the order is waiting, in flight or failed. */
+    const char *message_id;
 } keel_order_record_t;
 
 /** What update() changes: the status always; NULL confirmation_number or

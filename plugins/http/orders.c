@@ -267,7 +267,8 @@ static void put_done(http_pending_t *p)
 {
     http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
-    if (p->status != 0)
+    /* KEEL_EEXIST: the pipeline was faster and already stored it. */
+    if (p->status != 0 && p->status != KEEL_EEXIST)
         srv->host->log(srv->self, KEEL_LOG_WARN,
                        "order %s is queued but its record was not stored (%s); the pipeline "
                        "will create it",
@@ -309,6 +310,7 @@ static void send_done(http_pending_t *p)
         .payload_hash = c->hash,
         .order_json = o->canonical_json,
         .order_json_len = o->canonical_len,
+        .message_id = c->message_id,
     };
     p->finish = put_done;
     atomic_fetch_add(&srv->outstanding, 1);
@@ -354,8 +356,8 @@ static void enqueue(http_pending_t *p)
         .dedup_id = dedup,
         .attrs = attrs,
         .attr_count = sizeof attrs / sizeof attrs[0],
-        .body = o->msgpack,
-        .body_len = o->msgpack_len,
+        .body = o->canonical_json, /* what the store step records */
+        .body_len = o->canonical_len,
     };
     p->finish = send_done;
     atomic_fetch_add(&srv->outstanding, 1);

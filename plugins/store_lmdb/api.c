@@ -54,33 +54,55 @@ static const char *or_empty(const char *s)
     return s == NULL ? "" : s;
 }
 
-static int sl_put(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
-                  void *arg)
+bool sl_record_valid(const keel_order_record_t *record)
 {
-    sl_t *sl = ctx;
-    if (record == NULL || done == NULL || !valid_text(record->order_id, KEEL_STORE_MAX_ID, false) ||
-        !valid_text(record->customer_id, KEEL_STORE_MAX_ID, false) ||
-        !valid_text(or_empty(record->status), KEEL_STORE_MAX_ID, true) ||
-        !valid_text(or_empty(record->confirmation_number), KEEL_STORE_MAX_ID, true) ||
-        !valid_text(or_empty(record->error), SL_MAX_ERROR, true) ||
-        !valid_hash(record->payload_hash) || record->order_json == NULL ||
-        record->order_json_len == 0 || record->order_json_len > SL_MAX_JSON)
-        return KEEL_EINVAL;
-    if (sl->stopping)
-        return KEEL_ESHUTDOWN;
-    sl_req_t *req = request(SL_PUT, record->order_id);
+    return record != NULL && valid_text(record->order_id, KEEL_STORE_MAX_ID, false) &&
+           valid_text(record->customer_id, KEEL_STORE_MAX_ID, false) &&
+           valid_text(or_empty(record->status), KEEL_STORE_MAX_ID, true) &&
+           valid_text(or_empty(record->confirmation_number), KEEL_STORE_MAX_ID, true) &&
+           valid_text(or_empty(record->error), SL_MAX_ERROR, true) &&
+           valid_text(or_empty(record->message_id), KEEL_STORE_MAX_ID, true) &&
+           valid_hash(record->payload_hash) && record->order_json != NULL &&
+           record->order_json_len > 0 && record->order_json_len <= SL_MAX_JSON;
+}
+
+/* A new record as put() and the confirm step write it: version 1,
+ * created_at = updated_at = now, NULL strings as "". */
+sl_req_t *sl_new_record_request(sl_t *sl, sl_op_t op, const keel_order_record_t *record)
+{
+    sl_req_t *req = request(op, record->order_id);
     if (req == NULL)
-        return KEEL_ENOMEM;
+        return NULL;
     keel_order_record_t r = *record;
     r.status = or_empty(r.status);
     r.confirmation_number = or_empty(r.confirmation_number);
     r.error = or_empty(r.error);
+    r.message_id = or_empty(r.message_id);
     r.version = 1;
-    r.created_at_ms = r.updated_at_ms = sl->host->now_ms(sl->self);
+    r.created_at_ms = r.updated_at_ms = req->now = sl->host->now_ms(sl->self);
     if (sl_encode(&r, &req->value, &req->value_len) < 0) {
         sl_req_free(req);
-        return KEEL_ENOMEM;
+        return NULL;
     }
+    return req;
+}
+
+int sl_submit_write(sl_t *sl, sl_req_t *req)
+{
+    return submit(sl, &sl->writer, req);
+}
+
+static int sl_put(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
+                  void *arg)
+{
+    sl_t *sl = ctx;
+    if (done == NULL || !sl_record_valid(record))
+        return KEEL_EINVAL;
+    if (sl->stopping)
+        return KEEL_ESHUTDOWN;
+    sl_req_t *req = sl_new_record_request(sl, SL_PUT, record);
+    if (req == NULL)
+        return KEEL_ENOMEM;
     req->done.record = done;
     req->arg = arg;
     return submit(sl, &sl->writer, req);

@@ -4,7 +4,8 @@
  * A record value: version, created_at, updated_at (BE u64 each), then
  * customer_id, status, confirmation_number, error, payload_hash and
  * order_json, each as a BE u32 length, the bytes and a NUL (so decoded
- * strings can point straight into the value).
+ * strings can point straight into the value), then message_id the same
+ * way (records written before it existed end after order_json).
  */
 #include "store_lmdb.h"
 
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FIELDS = 6, HEADER = 24 };
+enum { FIELDS = 7, HEADER = 24, JSON_FIELD = 5 };
 
 void sl_be64_put(uint8_t *p, uint64_t v)
 {
@@ -41,11 +42,11 @@ static uint32_t be32_get(const uint8_t *p)
 
 int sl_encode(const keel_order_record_t *r, uint8_t **out, size_t *out_len)
 {
-    const char *f[FIELDS] = {r->customer_id, r->status,       r->confirmation_number,
-                             r->error,       r->payload_hash, r->order_json};
+    const char *f[FIELDS] = {r->customer_id,  r->status,     r->confirmation_number, r->error,
+                             r->payload_hash, r->order_json, r->message_id};
     size_t len[FIELDS], total = HEADER;
     for (int i = 0; i < FIELDS; i++) {
-        len[i] = f[i] == NULL ? 0 : i == FIELDS - 1 ? r->order_json_len : strlen(f[i]);
+        len[i] = f[i] == NULL ? 0 : i == JSON_FIELD ? r->order_json_len : strlen(f[i]);
         total += 4 + len[i] + 1;
     }
     uint8_t *buf = malloc(total), *p = buf + HEADER;
@@ -74,17 +75,20 @@ int sl_decode(const void *data, size_t len, keel_order_record_t *r)
     r->version = sl_be64_get(p);
     r->created_at_ms = sl_be64_get(p + 8);
     r->updated_at_ms = sl_be64_get(p + 16);
-    const char **f[FIELDS] = {&r->customer_id, &r->status,       &r->confirmation_number,
-                              &r->error,       &r->payload_hash, &r->order_json};
+    const char **f[FIELDS] = {&r->customer_id,  &r->status,     &r->confirmation_number, &r->error,
+                              &r->payload_hash, &r->order_json, &r->message_id};
     p += HEADER;
+    r->message_id = "";
     for (int i = 0; i < FIELDS; i++) {
+        if (i == FIELDS - 1 && p == end)
+            break; /* written before message_id existed */
         if (end - p < 5)
             return KEEL_EIO;
         size_t n = be32_get(p);
         if ((size_t)(end - p) < 4 + n + 1 || p[4 + n] != '\0')
             return KEEL_EIO;
         *f[i] = (const char *)p + 4;
-        if (i == FIELDS - 1)
+        if (i == JSON_FIELD)
             r->order_json_len = n;
         p += 4 + n + 1;
     }

@@ -30,6 +30,7 @@ void sl_req_finish(sl_req_t *req)
     case SL_PUT:
     case SL_UPDATE:
     case SL_GET:
+    case SL_CONFIRM:
         req->done.record(req->arg, req->status, req->rec.mem != NULL ? &req->rec.r : NULL);
         break;
     case SL_QUERY: {

@@ -167,7 +167,7 @@ static int sl_health(void *ctx, char *why, size_t why_len)
     return KEEL_EUNAVAIL;
 }
 
-KEEL_PLUGIN_DECLARE(.name = "store_lmdb", .version = "1.0.0",
+KEEL_PLUGIN_DECLARE(.name = "store_lmdb", .version = "1.1.0",
                     .description = "orders, a customer index and sequences, on LMDB",
                     .config_keys = sl_config_keys, .init = sl_init, .stop = sl_stop,
-                    .destroy = sl_destroy, .health = sl_health);
+                    .destroy = sl_destroy, .health = sl_health, .step = sl_step);

@@ -28,7 +28,8 @@
 /* An index key: customer_id, 0x00, 8 bytes, order_id. */
 #define SL_MAX_INDEX_KEY (2 * KEEL_STORE_MAX_ID + 9)
 
-typedef enum sl_op { SL_PUT, SL_UPDATE, SL_SEQUENCE, SL_GET, SL_QUERY } sl_op_t;
+/* SL_CONFIRM: the pipeline step's write (see step.c). */
+typedef enum sl_op { SL_PUT, SL_UPDATE, SL_SEQUENCE, SL_GET, SL_QUERY, SL_CONFIRM } sl_op_t;
 
 /* A record owning its memory: the fields of r point into mem. */
 typedef struct sl_rec {
@@ -45,11 +46,11 @@ typedef struct sl_req {
     char *key;    /* order_id, customer_id or sequence name */
     char *cursor; /* query: decoded index key, or NULL */
     size_t cursor_len;
-    uint8_t *value; /* put: the encoded record */
+    uint8_t *value; /* put, confirm: the encoded record */
     size_t value_len;
     char *upd[3];    /* update: status, confirmation_number, error (NULL: keep) */
     uint64_t number; /* update: expected_version; sequence: count; query: limit */
-    uint64_t now;    /* update: the new updated_at */
+    uint64_t now;    /* put, update, confirm: the new updated_at */
     /* outputs */
     sl_rec_t rec;
     sl_rec_t *page;
@@ -116,5 +117,11 @@ void sl_read_batch(sl_t *sl, sl_req_t *batch);
 
 /* api.c */
 extern const keel_store_api_t sl_store_api;
+bool sl_record_valid(const keel_order_record_t *record);
+sl_req_t *sl_new_record_request(sl_t *sl, sl_op_t op, const keel_order_record_t *record);
+int sl_submit_write(sl_t *sl, sl_req_t *req);
+
+/* step.c: the descriptor's `step` (confirms orders in a pipeline) */
+int sl_step(void *ctx, keel_batch_t *batch);
 
 #endif /* STORE_LMDB_H */

@@ -35,29 +35,91 @@ static void answer(sl_req_t *req, int status, const char *order_id, const void *
     req->status = rc < 0 ? rc : status;
 }
 
-static int apply_put(sl_t *sl, MDB_txn *txn, sl_req_t *req)
+/* Writes the new record req->value and its index entry. */
+static int insert(sl_t *sl, MDB_txn *txn, sl_req_t *req)
 {
-    keel_order_record_t stored, fresh;
-    MDB_val v;
-    int rc = load(sl, txn, req->key, &v, &stored);
-    if (rc == 0) {
-        sl_decode(req->value, req->value_len, &fresh);
-        bool same = strcmp(stored.payload_hash, fresh.payload_hash) == 0;
-        answer(req, same ? KEEL_EEXIST : KEEL_ECONFLICT, req->key, v.mv_data, v.mv_size);
-        return 0;
-    }
-    if (rc != MDB_NOTFOUND)
-        return rc;
+    keel_order_record_t fresh;
     sl_decode(req->value, req->value_len, &fresh);
     uint8_t index[SL_MAX_INDEX_KEY];
     MDB_val k = {strlen(req->key), req->key}, val = {req->value_len, req->value};
     MDB_val ik = {sl_index_key(index, fresh.customer_id, fresh.created_at_ms, req->key), index};
     MDB_val empty = {0, NULL};
+    int rc;
     if ((rc = mdb_put(txn, sl->orders, &k, &val, 0)) != 0 ||
         (rc = mdb_put(txn, sl->by_customer, &ik, &empty, 0)) != 0)
         return rc;
     answer(req, 0, req->key, req->value, req->value_len);
     return 0;
+}
+
+/* Writes r (pointing into the txn) back as the record of req->key, one
+ * version later. */
+static int rewrite(sl_t *sl, MDB_txn *txn, sl_req_t *req, keel_order_record_t *r)
+{
+    r->version++;
+    r->updated_at_ms = req->now;
+    uint8_t *buf;
+    size_t len;
+    if (sl_encode(r, &buf, &len) < 0) { /* r points into the txn: encode before the put */
+        req->status = KEEL_ENOMEM;
+        return 0;
+    }
+    MDB_val k = {strlen(req->key), req->key}, val = {len, buf};
+    int rc = mdb_put(txn, sl->orders, &k, &val, 0);
+    if (rc == 0)
+        answer(req, 0, req->key, buf, len);
+    free(buf);
+    return rc;
+}
+
+static bool same_payload(const keel_order_record_t *stored, const sl_req_t *req)
+{
+    keel_order_record_t fresh;
+    sl_decode(req->value, req->value_len, &fresh);
+    return strcmp(stored->payload_hash, fresh.payload_hash) == 0;
+}
+
+static int apply_put(sl_t *sl, MDB_txn *txn, sl_req_t *req)
+{
+    keel_order_record_t stored;
+    MDB_val v;
+    int rc = load(sl, txn, req->key, &v, &stored);
+    if (rc == 0) {
+        answer(req, same_payload(&stored, req) ? KEEL_EEXIST : KEEL_ECONFLICT, req->key, v.mv_data,
+               v.mv_size);
+        return 0;
+    }
+    return rc == MDB_NOTFOUND ? insert(sl, txn, req) : rc;
+}
+
+/* The pipeline step: CONFIRMED with req's number, unless the record
+ * already has one (then it is kept); created from req->value if missing. */
+static int apply_confirm(sl_t *sl, MDB_txn *txn, sl_req_t *req)
+{
+    keel_order_record_t r;
+    MDB_val v;
+    int rc = load(sl, txn, req->key, &v, &r);
+    if (rc == MDB_NOTFOUND)
+        return insert(sl, txn, req);
+    if (rc != 0)
+        return rc;
+    if (!same_payload(&r, req)) {
+        answer(req, KEEL_ECONFLICT, req->key, v.mv_data, v.mv_size);
+        return 0;
+    }
+    if (r.confirmation_number[0] != '\0' && strcmp(r.status, "CONFIRMED") == 0) {
+        answer(req, 0, req->key, v.mv_data, v.mv_size); /* a redelivery: keep it all */
+        return 0;
+    }
+    keel_order_record_t fresh;
+    sl_decode(req->value, req->value_len, &fresh);
+    r.status = "CONFIRMED";
+    r.error = "";
+    if (r.confirmation_number[0] == '\0')
+        r.confirmation_number = fresh.confirmation_number;
+    if (r.message_id[0] == '\0')
+        r.message_id = fresh.message_id;
+    return rewrite(sl, txn, req, &r);
 }
 
 static int apply_update(sl_t *sl, MDB_txn *txn, sl_req_t *req)
@@ -79,20 +141,7 @@ static int apply_update(sl_t *sl, MDB_txn *txn, sl_req_t *req)
     for (int i = 0; i < 3; i++)
         if (req->upd[i] != NULL)
             *fields[i] = req->upd[i];
-    r.version++;
-    r.updated_at_ms = req->now;
-    uint8_t *buf;
-    size_t len;
-    if (sl_encode(&r, &buf, &len) < 0) { /* r points into the txn: encode before the put */
-        req->status = KEEL_ENOMEM;
-        return 0;
-    }
-    MDB_val k = {strlen(req->key), req->key}, val = {len, buf};
-    rc = mdb_put(txn, sl->orders, &k, &val, 0);
-    if (rc == 0)
-        answer(req, 0, req->key, buf, len);
-    free(buf);
-    return rc;
+    return rewrite(sl, txn, req, &r);
 }
 
 static int apply_sequence(sl_t *sl, MDB_txn *txn, sl_req_t *req)
@@ -123,6 +172,8 @@ static int apply(sl_t *sl, MDB_txn *txn, sl_req_t *req)
         return apply_put(sl, txn, req);
     case SL_UPDATE:
         return apply_update(sl, txn, req);
+    case SL_CONFIRM:
+        return apply_confirm(sl, txn, req);
     default:
         return apply_sequence(sl, txn, req);
     }

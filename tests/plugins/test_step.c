@@ -50,8 +50,7 @@ static const keel_config_key_t step_keys[] = {
     {"record_attr", KEEL_CFG_STRING, NULL, "attribute recorded for every OK", 0, NULL},
     {"set_attr", KEEL_CFG_STRING_LIST, NULL, "key=value attributes set on every OK", 0, NULL},
     {"fail_attr", KEEL_CFG_STRING, NULL, "key=value: FAIL the messages carrying it", 0, NULL},
-    {"fail_while", KEEL_CFG_STRING, NULL, "fail_attr applies only while this file exists", 0,
-     NULL},
+    {"fail_while", KEEL_CFG_STRING, NULL, "fail_attr applies only while this file exists", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
