@@ -554,7 +554,7 @@ int pipelines_start(kernel_t *k, const pipeline_config_t *configs, size_t count,
         p->all = all;
         keel_service_t svc;
         int rc = services_lookup(k, NULL, p->config->queue_instance, KEEL_QUEUE_INTERFACE,
-                                 KEEL_QUEUE_VERSION, &svc);
+                                 KEEL_VERSION(1, 0), &svc); /* locate() is not needed */
         if (rc != 0) {
             log_pipeline(p, KEEL_LOG_ERROR, "instance '%s' provides no queue service: %s",
                          p->config->queue_instance, host_api()->strerror(rc));

@@ -37,6 +37,9 @@
  *
  * This interface is versioned KEEL_QUEUE_VERSION; functions are only ever
  * appended (check with KEEL_HAS(api, keel_queue_api_t, fn)).
+ *  1.0  send() up to list_queues().
+ *  1.1  appended locate(): where a message is now, by its id (waiting, in
+ *       flight, dead-lettered with the reason, or gone).
  */
 #ifndef KEEL_QUEUE_H
 #define KEEL_QUEUE_H
@@ -48,7 +51,7 @@ extern "C" {
 #endif
 
 #define KEEL_QUEUE_INTERFACE "queue"
-#define KEEL_QUEUE_VERSION   KEEL_VERSION(1, 0)
+#define KEEL_QUEUE_VERSION   KEEL_VERSION(1, 1)
 
 /** Most messages in one send, receive or settle call (as SQS). */
 #define KEEL_QUEUE_MAX_BATCH 10
@@ -143,6 +146,23 @@ typedef struct keel_queue_stats {
     /* Counters since the queue was created (they survive restarts). */
     uint64_t sent, received, deleted, retried, dead_lettered, redriven, expired;
 } keel_queue_stats_t;
+
+/** Where a message is now (see locate()). */
+typedef enum keel_queue_where {
+    KEEL_QUEUE_GONE = 0,      /* not held: deleted after success, expired, purged, or unknown */
+    KEEL_QUEUE_WAITING = 1,   /* visible or delayed: waiting for a consumer */
+    KEEL_QUEUE_IN_FLIGHT = 2, /* received and not settled, visibility not expired */
+    KEEL_QUEUE_DEAD = 3,      /* in the dead-letter queue */
+} keel_queue_where_t;
+
+typedef struct keel_queue_location {
+    keel_queue_where_t where;
+    uint32_t receive_count;
+    /* DEAD: why it was dead-lettered (as dlq_list's last_error, truncated); else "" */
+    char last_error[512];
+    char failed_step[128];        /* DEAD: the failing step, or "" */
+    uint64_t dead_lettered_at_ms; /* DEAD only */
+} keel_queue_location_t;
 
 typedef void (*keel_queue_send_fn)(void *arg, const keel_queue_sent_t *results, size_t count);
 /** `batch` is NULL when status != 0; the callee frees it with batch_free(). */
@@ -243,6 +263,19 @@ typedef struct keel_queue_api {
      * (valid until the provider is destroyed) and returns how many exist.
      */
     size_t (*list_queues)(void *ctx, const char **names, size_t max);
+
+    /* ---- appended in 1.1 ---- */
+
+    /**
+     * Where the message `message_id` of `queue` is now. Synchronous: one
+     * short read txn, never waits for the writer; callable from any thread,
+     * including event loops. A redriven message is found under its (kept)
+     * id. As in stats(), a message whose visibility (or retry delay, after a
+     * RETRY settle) has passed is WAITING, one still inside it IN_FLIGHT.
+     * 0, or KEEL_EINVAL (no such queue, malformed id), KEEL_EIO,
+     * KEEL_EUNAVAIL (the store is being reopened: try again).
+     */
+    int (*locate)(void *ctx, const char *queue, const char *message_id, keel_queue_location_t *out);
 } keel_queue_api_t;
 
 #ifdef __cplusplus

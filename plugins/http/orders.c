@@ -30,6 +30,7 @@ typedef struct order_call {
     char hash[AUTH_HASH_HEX + 1];     /* POST: SHA-256 of the canonical JSON */
     char *found_hash;                 /* store->get: the stored payload hash */
     json_t *result;                   /* a record or a page, built off-loop */
+    bool second_look;                 /* store->get again: the message had left the queue */
     bool duplicate;                   /* queue->send: the dedup id was seen */
     char message_id[KEEL_ID_LEN + 1]; /* queue->send */
 } order_call_t;
@@ -89,7 +90,9 @@ static void order_send_json(http_pending_t *p, int status, json_t *j)
 {
     http_exchange_t *ex = p->ex;
     p->ex = NULL;
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    /* Stored money (decimal text, loaded as a double) prints exactly with 15
+     * significant digits, far above validate's max_amount. */
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     if (text == NULL)
         http_error(ex, 500, "internal", "out of memory");
     else
@@ -117,20 +120,61 @@ static json_t *rfc3339(uint64_t ms)
     return json_string(text);
 }
 
+/* What an order shows: the stored status, except while the store still
+ * says QUEUED. Then the queue holds the order and says where it is:
+ * waiting (QUEUED), received by a worker (PROCESSING) or dead-lettered
+ * (FAILED, with the DLQ's reason; a redrive brings it back to QUEUED).
+ * Returns where the queue has it, KEEL_QUEUE_GONE when it no longer does. */
+typedef struct shown {
+    const char *status;
+    const char *error;
+    keel_queue_location_t at;
+} shown_t;
+
+static keel_queue_where_t order_shown(const http_server_t *srv, const keel_order_record_t *r,
+                                      shown_t *out)
+{
+    out->status = r->status;
+    out->error = r->error;
+    out->at.where = KEEL_QUEUE_WAITING;
+    if (strcmp(r->status, "QUEUED") != 0 || r->message_id == NULL || r->message_id[0] == '\0' ||
+        !KEEL_HAS(srv->queue, keel_queue_api_t, locate) ||
+        srv->queue->locate(srv->queue_ctx, srv->cfg.orders_queue, r->message_id, &out->at) != 0)
+        return KEEL_QUEUE_WAITING; /* nothing better known */
+    switch (out->at.where) {
+    case KEEL_QUEUE_IN_FLIGHT:
+        out->status = "PROCESSING";
+        break;
+    case KEEL_QUEUE_DEAD:
+        out->status = "FAILED";
+        out->error = out->at.last_error[0] ? out->at.last_error : "dead-lettered";
+        break;
+    case KEEL_QUEUE_GONE:
+        /* Settled without being confirmed: purged or expired (a confirmed
+         * order is stored CONFIRMED before its message is deleted). */
+        out->status = "FAILED";
+        out->error = "the order left the queue unconfirmed (purged or expired)";
+        break;
+    default:
+        break;
+    }
+    return out->at.where;
+}
+
 /* The API object of a stored order (any thread). */
-static json_t *record_json(const keel_order_record_t *r)
+static json_t *record_json(const keel_order_record_t *r, const shown_t *shown)
 {
     json_t *order = json_loadb(r->order_json, r->order_json_len, 0, NULL);
     json_t *j =
         json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "order_id", r->order_id, "customer_id",
-                  r->customer_id, "status", r->status, "created_at", rfc3339(r->created_at_ms),
+                  r->customer_id, "status", shown->status, "created_at", rfc3339(r->created_at_ms),
                   "updated_at", rfc3339(r->updated_at_ms), "order", order ? order : json_null());
     if (j == NULL)
         return NULL;
     if (r->confirmation_number[0] != '\0')
         json_object_set_new(j, "confirmation_number", json_string(r->confirmation_number));
-    if (r->error[0] != '\0')
-        json_object_set_new(j, "error", json_string(r->error));
+    if (shown->error[0] != '\0')
+        json_object_set_new(j, "error", json_string(shown->error));
     return j;
 }
 
@@ -140,9 +184,18 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
 {
     http_pending_t *p = arg;
     order_call_t *c = p->data;
+    http_server_t *srv = c->srv;
     p->status = status;
     if (status == 0 && record != NULL) {
-        c->result = record_json(record);
+        shown_t shown;
+        /* Gone from the queue: the store step may have confirmed it since
+         * the store was read; read it once more before calling it lost. */
+        if (order_shown(srv, record, &shown) == KEEL_QUEUE_GONE && !c->second_look) {
+            c->second_look = true;
+            if (srv->store->get(srv->store_ctx, record->order_id, on_record, p) == 0)
+                return;
+        }
+        c->result = record_json(record, &shown);
         c->found_hash = strdup(record->payload_hash);
         if (c->result == NULL || c->found_hash == NULL)
             p->status = KEEL_ENOMEM;
@@ -194,11 +247,19 @@ static void on_page(void *arg, int status, const keel_order_record_t *records, s
     p->status = status;
     if (status == 0) {
         json_t *orders = json_array();
-        for (size_t i = 0; orders && i < count; i++)
-            if (json_array_append_new(orders, record_json(&records[i])) != 0) {
+        for (size_t i = 0; orders && i < count; i++) {
+            shown_t shown;
+            if (order_shown(c->srv, &records[i], &shown) == KEEL_QUEUE_GONE) {
+                /* Possibly confirmed since the page was read: show what
+                 * the store had rather than a FAILED that may be stale. */
+                shown.status = records[i].status;
+                shown.error = records[i].error;
+            }
+            if (json_array_append_new(orders, record_json(&records[i], &shown)) != 0) {
                 json_decref(orders);
                 orders = NULL;
             }
+        }
         c->result = orders ? json_pack("{s:o, s:o}", "orders", orders, "next_cursor",
                                        next_cursor ? json_string(next_cursor) : json_null())
                            : NULL;

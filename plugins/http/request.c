@@ -68,6 +68,21 @@ static void access_log(http_exchange_t *ex, int status, size_t bytes, double sec
     json_decref(line);
 }
 
+/* Reason phrases libevent 2.1 does not know (it would say "Client Error"). */
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    default:
+        return NULL; /* libevent's own */
+    }
+}
+
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type)
 {
     http_server_t *srv = ex->loop->srv;
@@ -85,7 +100,7 @@ void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const 
     if (ex->loop->draining)
         evhttp_add_header(out, "Connection", "close");
     size_t bytes = body ? evbuffer_get_length(body) : 0;
-    evhttp_send_reply(ex->req, status, NULL, body);
+    evhttp_send_reply(ex->req, status, reason_phrase(status), body);
 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

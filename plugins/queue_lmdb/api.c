@@ -1,8 +1,8 @@
 /*
  * api.c — the keel_queue_api_t functions. Each checks its arguments, copies
  * everything it needs into one request (callers' memory is borrowed only
- * for the call) and hands it to the writer; stats() and dlq_list() are
- * short reads on the calling thread.
+ * for the call) and hands it to the writer; stats(), locate() and
+ * dlq_list() are short reads on the calling thread.
  */
 #include "queue_lmdb.h"
 
@@ -230,6 +230,25 @@ static void api_dlq_page_free(void *ctx, keel_queue_dlq_page_t *page)
     store_dlq_page_free(page);
 }
 
+/* Exactly KEEL_ID_LEN characters of the alphabet of the host's ids
+ * (Crockford base32, upper case): anything else cannot be a message id. */
+static bool id_valid(const char *id)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    return id != NULL && strnlen(id, KEEL_ID_LEN + 1) == KEEL_ID_LEN &&
+           strspn(id, alphabet) == KEEL_ID_LEN;
+}
+
+static int api_locate(void *ctx, const char *queue, const char *message_id,
+                      keel_queue_location_t *out)
+{
+    ql_t *ql = ctx;
+    ql_queue_t *q = ql_find_queue(ql, queue);
+    if (q == NULL || out == NULL || !id_valid(message_id))
+        return KEEL_EINVAL;
+    return store_locate(ql, q, message_id, ql->host->now_ms(ql->self), out);
+}
+
 static int compare_ids(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -338,4 +357,5 @@ const keel_queue_api_t ql_queue_api = {
     .purge = api_purge,
     .backup = api_backup,
     .list_queues = api_list_queues,
+    .locate = api_locate,
 };

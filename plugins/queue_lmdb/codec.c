@@ -99,6 +99,14 @@ void codec_msg_set_sent_at(uint8_t *record, uint64_t sent_at_ms)
     be64_put(record + 1, sent_at_ms);
 }
 
+const char *codec_msg_id(const MDB_val *value)
+{
+    const uint8_t *p = value->mv_data;
+    if (value->mv_size < MSG_HEADER + 4 || p[0] != MSG_VERSION)
+        return NULL;
+    return (const char *)p + 9;
+}
+
 int codec_msg_parse(const MDB_val *value, ql_msg_view_t *out)
 {
     const uint8_t *p = value->mv_data, *end = p + value->mv_size;

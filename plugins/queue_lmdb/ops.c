@@ -77,6 +77,44 @@ static int put_timed(MDB_txn *txn, MDB_dbi dbi, uint64_t time, uint64_t seq)
     return put(txn, dbi, key, 16, "", 0, 0);
 }
 
+/*
+ * The id index (QL_DB_IDS): message id (KEEL_ID_LEN bytes) -> seq (BE u64),
+ * followed by the dead-lettered time (BE u64) while the message is in the
+ * DLQ, so that locate() reaches its DLQ key (dead_lettered_at, seq). It is
+ * written in the txn of every change: put on send, rewritten on
+ * dead-lettering and on redrive (a new seq, the same id), deleted with the
+ * body record (ops_delete_live, ops_delete_dlq). Ids are time-ordered, so
+ * sends mostly add at the right edge of the tree.
+ */
+int ops_put_id(ql_wtxn_t *w, ql_queue_t *q, const char *message_id, uint64_t seq,
+               uint64_t dead_lettered_ms)
+{
+    uint8_t value[16];
+    be64_put(value, seq);
+    be64_put(value + 8, dead_lettered_ms);
+    return put(w->txn, q->dbi[QL_DB_IDS], message_id, KEEL_ID_LEN, value, dead_lettered_ms ? 16 : 8,
+               0);
+}
+
+/* Drops the id index entry of message `seq`, whose body is still there.
+ * An entry already gone (a message stored before the index existed) is
+ * not an error. */
+static int del_id(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq)
+{
+    uint8_t key[8];
+    be64_put(key, seq);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_get(w->txn, q->dbi[QL_DB_MSG], &k, &v);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    const char *id = codec_msg_id(&v);
+    if (id == NULL)
+        return MDB_CORRUPTED;
+    char copy[KEEL_ID_LEN]; /* the value's page may move on the next write */
+    memcpy(copy, id, KEEL_ID_LEN);
+    return del(w->txn, q->dbi[QL_DB_IDS], copy, KEEL_ID_LEN);
+}
+
 int ops_put_ready(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, bool append)
 {
     uint8_t key[8];
@@ -134,7 +172,8 @@ static uint16_t text_len(const char *text)
 int ops_delete_live(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state_t *s)
 {
     int rc;
-    if ((rc = del_index(w, q, seq, s)) != 0 || (rc = del_seq(w->txn, q->dbi[QL_DB_MSG], seq)) ||
+    if ((rc = del_index(w, q, seq, s)) != 0 || (rc = del_id(w, q, seq)) != 0 ||
+        (rc = del_seq(w->txn, q->dbi[QL_DB_MSG], seq)) != 0 ||
         (rc = del_seq(w->txn, q->dbi[QL_DB_STATE], seq)) != 0)
         return rc;
     ql_touch(q);
@@ -149,7 +188,7 @@ int ops_delete_dlq(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16], uint6
     int rc;
     if ((rc = del(w->txn, q->dbi[QL_DB_DLQ], dlq_key, 16)) != 0 ||
         (rc = del_timed(w->txn, q->dbi[QL_DB_DLQ_AGE], sent_at_ms, seq)) != 0 ||
-        (rc = del_seq(w->txn, q->dbi[QL_DB_MSG], seq)) != 0)
+        (rc = del_id(w, q, seq)) != 0 || (rc = del_seq(w->txn, q->dbi[QL_DB_MSG], seq)) != 0)
         return rc;
     ql_touch(q);
     q->working.bytes -= q->working.bytes < body_bytes ? q->working.bytes : body_bytes;
@@ -215,7 +254,8 @@ static int dead_letter(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state
     key_time_seq(age_key, s->sent_at_ms, seq);
     if ((rc = del_seq(w->txn, q->dbi[QL_DB_STATE], seq)) != 0 ||
         (rc = put(w->txn, q->dbi[QL_DB_DLQ], dlq_key, 16, buf, len, 0)) != 0 ||
-        (rc = put(w->txn, q->dbi[QL_DB_DLQ_AGE], age_key, 16, age_value, 12, 0)) != 0)
+        (rc = put(w->txn, q->dbi[QL_DB_DLQ_AGE], age_key, 16, age_value, 12, 0)) != 0 ||
+        (rc = ops_put_id(w, q, d.message_id, seq, w->now_ms)) != 0)
         return rc;
     ql_touch(q);
     q->working.dead_lettered++;
@@ -226,8 +266,8 @@ static int dead_letter(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state
  * Bytes a new message may take in the store, as LMDB lays it out. A record
  * beyond the node limit (about half a page) goes to overflow pages and
  * takes whole pages; smaller ones share leaf pages, counted twice to allow
- * for half-full pages and branch pages. Its state record and its ready and
- * dedup index entries come on top. Overestimating only stops sends a
+ * for half-full pages and branch pages. Its state record and its ready, id
+ * and dedup index entries come on top. Overestimating only stops sends a
  * little early; underestimating can eat the reserve consumers need.
  */
 int64_t ops_entry_cost(const ql_t *ql, size_t record_len, bool dedup)
@@ -237,8 +277,10 @@ int64_t ops_entry_cost(const ql_t *ql, size_t record_len, bool dedup)
     size_t node = record_len + 8 /* key */ + 8 /* node header */;
     int64_t message = node > node_max ? (int64_t)(((16 + record_len + page - 1) / page) * page)
                                       : (int64_t)node * 2;
-    /* A new state record holds no error yet: about 64 bytes. */
-    int64_t indexes = 2 * (96 + 24 + (dedup ? 16 + KEEL_ID_LEN + QL_MAX_DEDUP_ID : 0));
+    /* A new state record holds no error yet: about 64 bytes. The id index
+     * entry takes a node of its own (header, id, seq and dead-letter time). */
+    int64_t indexes =
+        2 * (96 + 24 + 8 + KEEL_ID_LEN + 16 + (dedup ? 16 + KEEL_ID_LEN + QL_MAX_DEDUP_ID : 0));
     return message + indexes;
 }
 
@@ -295,6 +337,8 @@ int ops_send(ql_wtxn_t *w, ql_request_t *req)
             return rc;
         rc = e->delay_ms ? put_timed(w->txn, q->dbi[QL_DB_DELAYED], s.due_ms, seq)
                          : ops_put_ready(w, q, seq, true);
+        if (rc == 0)
+            rc = ops_put_id(w, q, result->message_id, seq, 0);
         if (rc != 0)
             return rc;
         if (dedup) {

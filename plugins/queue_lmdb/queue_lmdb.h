@@ -16,8 +16,9 @@
  *
  * Threads: exactly one writer thread owns every write txn and every field
  * marked "writer"; callbacks run on one completion thread, in commit
- * order. Read paths (stats, dlq_list, backup) open short read txns under
- * env_lock held shared; a reopen after MDB_PANIC holds it exclusively.
+ * order. Read paths (stats, locate, dlq_list, backup) open short read
+ * txns under env_lock held shared; a reopen after MDB_PANIC holds it
+ * exclusively.
  * `lock` guards the request queue and the flags beside it.
  */
 #ifndef QUEUE_LMDB_H
@@ -58,6 +59,7 @@ typedef enum ql_db {
     QL_DB_DLQ,      /* (dead_lettered_at, seq) -> DLQ record */
     QL_DB_DLQ_AGE,  /* (sent_at, seq) -> dead_lettered_at, body bytes: DLQ expiry order */
     QL_DB_DEDUP,    /* (enqueued_at, seq) -> message id + dedup id */
+    QL_DB_IDS,      /* message id -> seq, then dead_lettered_at when in the DLQ (see ops.c) */
     QL_DB_COUNT
 } ql_db_t;
 
@@ -356,6 +358,9 @@ size_t codec_msg_record_size(const keel_attr_t *attrs, size_t attr_count, size_t
 void codec_msg_record_write(uint8_t *out, const char *message_id, const keel_attr_t *attrs,
                             size_t attr_count, const void *body, size_t body_len);
 void codec_msg_set_sent_at(uint8_t *record, uint64_t sent_at_ms);
+/* The KEEL_ID_LEN bytes of a body record's message id (in the value), or
+ * NULL when the record is malformed. */
+const char *codec_msg_id(const MDB_val *value);
 int codec_msg_parse(const MDB_val *value, ql_msg_view_t *out);
 /* Copies a message's attrs and body into one new block after `prefix`
  * bytes (for the caller's strings). NULL when out of memory. */
@@ -394,6 +399,9 @@ int64_t ops_entry_cost(const ql_t *ql, size_t record_len, bool dedup);
 int store_stats(ql_t *ql, ql_queue_t *q, uint64_t now_ms, keel_queue_stats_t *out);
 int store_dlq_list(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
                    keel_queue_dlq_page_t **out);
+/* Where message `message_id` (KEEL_ID_LEN checked characters) is now. */
+int store_locate(ql_t *ql, ql_queue_t *q, const char *message_id, uint64_t now_ms,
+                 keel_queue_location_t *out);
 void store_dlq_page_free(keel_queue_dlq_page_t *page);
 
 /* ---- ops.c: inside the writer's txn. Return 0 or an LMDB error; an
@@ -422,6 +430,10 @@ int ops_delete_live(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, const ql_state_t 
 int ops_delete_dlq(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16], uint64_t sent_at_ms,
                    uint32_t body_bytes);
 int ops_put_ready(ql_wtxn_t *w, ql_queue_t *q, uint64_t seq, bool append);
+/* Points the id index at `seq`; dead_lettered_ms != 0: the message is in
+ * the DLQ under (dead_lettered_ms, seq). */
+int ops_put_id(ql_wtxn_t *w, ql_queue_t *q, const char *message_id, uint64_t seq,
+               uint64_t dead_lettered_ms);
 uint64_t ql_random(ql_t *ql); /* writer only */
 void ql_touch(ql_queue_t *q); /* working counters are about to change */
 

@@ -1,13 +1,22 @@
 /*
  * store.c — the LMDB environment of one instance: open (with its safety
  * checks), the schema, reopen after a panic, and the short read txns behind
- * stats() and dlq_list().
+ * stats(), locate() and dlq_list().
  *
  * Schema: a "meta" database (schema version, next seq, queue name ->
  * number, per-queue counters) and, per queue number N, the databases
  * "qN.msg", "qN.state", "qN.ready", "qN.inflight", "qN.delayed", "qN.dlq",
- * "qN.dlqage" and "qN.dedup" (see ql_db_t). Queue numbers are persistent,
- * so queues added to the config later get new numbers and keep old data.
+ * "qN.dlqage", "qN.dedup" and "qN.ids" (see ql_db_t). Queue numbers are
+ * persistent, so queues added to the config later get new numbers and keep
+ * old data.
+ *
+ * "qN.ids" (message id -> seq, behind locate()) came with queue API 1.1,
+ * without a schema version change: open creates it when a store written
+ * by an older version lacks it. Messages stored before then have no entry
+ * and are located as GONE until they are dead-lettered or redriven (both
+ * write one); deleting them finds no entry to drop, which is not an error.
+ * Entries an older version left stale (after a downgrade) point to no
+ * state or DLQ record any more (seqs are never reused): GONE as well.
  */
 #include "queue_lmdb.h"
 
@@ -23,7 +32,7 @@
 enum { SCHEMA_VERSION = 1, MAX_READERS = 512 };
 
 static const char *const db_suffix[QL_DB_COUNT] = {
-    "msg", "state", "ready", "inflight", "delayed", "dlq", "dlqage", "dedup",
+    "msg", "state", "ready", "inflight", "delayed", "dlq", "dlqage", "dedup", "ids",
 };
 
 static int meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *value)
@@ -216,6 +225,8 @@ int store_open(ql_t *ql)
     step = "mdb_env_set_mapsize";
     if ((rc = mdb_env_set_mapsize(ql->env, (size_t)ql->map_size)) != 0)
         goto fail;
+    /* Every queue's databases (QL_DB_COUNT of them, the id index
+     * included) and "meta", with one to spare. */
     step = "mdb_env_set_maxdbs";
     if ((rc = mdb_env_set_maxdbs(ql->env, (MDB_dbi)(ql->queue_count * QL_DB_COUNT + 2))) != 0)
         goto fail;
@@ -399,4 +410,79 @@ int store_stats(ql_t *ql, ql_queue_t *q, uint64_t now_ms, keel_queue_stats_t *ou
     out->expired = c.expired;
     store_read_end(ql, txn);
     return 0;
+}
+
+/* Copies at most size - 1 bytes of `text` and a NUL. */
+static void copy_text(char *out, size_t size, const char *text, size_t len)
+{
+    len = len < size - 1 ? len : size - 1;
+    memcpy(out, text, len);
+    out[len] = '\0';
+}
+
+/* The state or DLQ record an id index entry points to, decoded into out.
+ * A missing record (possible only if an older version also wrote to the
+ * store) means GONE. */
+static int locate_entry(MDB_txn *txn, ql_queue_t *q, const MDB_val *entry, uint64_t now_ms,
+                        keel_queue_location_t *out)
+{
+    if (entry->mv_size != 8 && entry->mv_size != 16)
+        return KEEL_EIO;
+    const uint8_t *p = entry->mv_data;
+    uint64_t seq = be64_get(p);
+    uint8_t key[16];
+    MDB_val k, v;
+    int rc;
+    if (entry->mv_size == 8) {
+        be64_put(key, seq);
+        k = (MDB_val){8, key};
+        if ((rc = mdb_get(txn, q->dbi[QL_DB_STATE], &k, &v)) != 0)
+            return rc == MDB_NOTFOUND ? 0 : lmdb_status(rc);
+        ql_state_t s;
+        if (codec_state_parse(&v, &s) < 0)
+            return KEEL_EIO;
+        /* As stats() and receive: in flight (received, or settled RETRY
+         * and waiting out its delay) until the deadline, then waiting. */
+        bool in_flight = s.where == QL_INFLIGHT && s.due_ms > now_ms;
+        out->where = in_flight ? KEEL_QUEUE_IN_FLIGHT : KEEL_QUEUE_WAITING;
+        out->receive_count = s.receive_count;
+        return 0;
+    }
+    key_time_seq(key, be64_get(p + 8), seq);
+    k = (MDB_val){16, key};
+    if ((rc = mdb_get(txn, q->dbi[QL_DB_DLQ], &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : lmdb_status(rc);
+    ql_dlq_record_t d;
+    if (codec_dlq_parse(&v, &d) < 0)
+        return KEEL_EIO;
+    out->where = KEEL_QUEUE_DEAD;
+    out->receive_count = d.receive_count;
+    /* As dlq_list(): with no error given, the reason stands in. */
+    if (d.last_error_len)
+        copy_text(out->last_error, sizeof out->last_error, d.last_error, d.last_error_len);
+    else
+        copy_text(out->last_error, sizeof out->last_error, d.reason, d.reason_len);
+    copy_text(out->failed_step, sizeof out->failed_step, d.failed_step, d.failed_step_len);
+    out->dead_lettered_at_ms = d.dead_lettered_ms;
+    return 0;
+}
+
+int store_locate(ql_t *ql, ql_queue_t *q, const char *message_id, uint64_t now_ms,
+                 keel_queue_location_t *out)
+{
+    memset(out, 0, sizeof *out); /* KEEL_QUEUE_GONE, empty strings */
+    MDB_txn *txn;
+    int rc = store_read_begin(ql, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_val k = {KEEL_ID_LEN, (void *)message_id}, v;
+    rc = mdb_get(txn, q->dbi[QL_DB_IDS], &k, &v);
+    if (rc == 0)
+        rc = locate_entry(txn, q, &v, now_ms, out);
+    else
+        rc = rc == MDB_NOTFOUND ? 0 : lmdb_status(rc);
+    store_read_end(ql, txn);
+    if (rc < 0)
+        memset(out, 0, sizeof *out);
+    return rc;
 }

@@ -193,7 +193,8 @@ static bool id_listed(const ql_task_t *task, const char *id)
 }
 
 /* Moves one DLQ entry back to the queue under a new seq, as a new send
- * with the same message id: receive count and errors reset. */
+ * with the same message id: receive count and errors reset; the id index
+ * entry is pointed at the new seq. */
 static int redrive_one(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16],
                        const ql_dlq_record_t *d)
 {
@@ -236,6 +237,7 @@ static int redrive_one(ql_wtxn_t *w, ql_queue_t *q, const uint8_t dlq_key[16],
     MDB_val dk = {16, (void *)dlq_key}, ak = {16, age_key};
     if ((rc = mdb_put(w->txn, q->dbi[QL_DB_STATE], &nk, &sv, MDB_APPEND)) != 0 ||
         (rc = ops_put_ready(w, q, seq, true)) != 0 ||
+        (rc = ops_put_id(w, q, d->message_id, seq, 0)) != 0 ||
         (rc = mdb_del(w->txn, q->dbi[QL_DB_MSG], &k, NULL)) != 0 ||
         (rc = mdb_del(w->txn, q->dbi[QL_DB_DLQ], &dk, NULL)) != 0 ||
         ((rc = mdb_del(w->txn, q->dbi[QL_DB_DLQ_AGE], &ak, NULL)) != 0 && rc != MDB_NOTFOUND))

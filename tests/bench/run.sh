@@ -19,3 +19,7 @@ if [ -f "$queue_so" ]; then
 else
   echo "bench_queue: skipped, $queue_so is not built"
 fi
+# HTTP ingress against nginx and redis, then end to end through the pipeline;
+# each script skips itself (exit 0) when keeld or a tool is missing.
+bash "$(dirname "$0")/http_bench.sh" "$build"
+bash "$(dirname "$0")/e2e_bench.sh" "$build"

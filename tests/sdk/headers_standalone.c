@@ -22,6 +22,7 @@ size_t headers_services(const keel_queue_api_t *queue, const keel_validate_api_t
 {
     size_t usable = KEEL_HAS(store, keel_store_api_t, sequence_next) + KEEL_STORE_MAX_PAGE;
     usable += KEEL_HAS(queue, keel_queue_api_t, backup);
+    usable += KEEL_HAS(queue, keel_queue_api_t, locate) + sizeof(keel_queue_location_t);
     usable += KEEL_HAS(validate, keel_validate_api_t, order_free);
     return usable + KEEL_QUEUE_MAX_BATCH + KEEL_VERSION_MAJOR(KEEL_QUEUE_VERSION) +
            KEEL_VERSION_MINOR(KEEL_VALIDATE_VERSION);

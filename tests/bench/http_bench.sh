@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# http_bench.sh BUILD_DIR — keel's HTTP ingress against two references, in
+# one run on this machine:
+#   keel   keeld (conf/keel.yaml, fresh data dir): wrk, one thread, 64
+#          connections, POSTing the order of seed 004 with a fresh orderId
+#          per request; each 202 means the order is durable in the queue.
+#   nginx  one worker answering 202 to the same POST without doing anything.
+#   redis  redis-server with appendfsync always; redis-benchmark LPUSHes the
+#          same order (fresh id per push) from 64 clients.
+# Prints keel's durable orders/s and p50/p99, the references, the ratios and
+# whether the floor (>= 40,000 orders/s with p99 <= 10 ms) is met.
+#
+# Environment: KEEL_BENCH_HTTP_SECONDS (10), KEEL_BENCH_CONNECTIONS (64),
+# KEEL_BENCH_WARMUP_SECONDS (2), KEEL_BENCH_PERF=1 (perf profile of keeld),
+# KEEL_BENCH_COUNT_202=1 (count 202s in wrk's response() hook; slows wrk),
+# KEEL_BENCH_STRICT=1 (exit 1 when the floor is not met), KEEL_BENCH_KEEP=1
+# (keep the temp dir).
+# shellcheck disable=SC2317  # readiness checks are called through wait_until
+set -euo pipefail
+# shellcheck source=tests/bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+
+build=$(cd "${1:-build}" && pwd)
+secs=${KEEL_BENCH_HTTP_SECONDS:-10}
+conns=${KEEL_BENCH_CONNECTIONS:-64}
+warmup=${KEEL_BENCH_WARMUP_SECONDS:-2}
+floor_rps=40000
+floor_p99_ms=10
+
+if ! need_tools wrk curl python3 >/dev/null; then
+  echo "http_bench: skipped, $(need_tools wrk curl python3)"
+  exit 0
+fi
+if [ ! -x "$build/bin/keeld" ]; then
+  echo "http_bench: skipped, $build/bin/keeld is not built"
+  exit 0
+fi
+
+BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/keel-http-bench.XXXXXX")
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+write_order_body "$BENCH_TMP/order.json"
+export KEEL_BENCH_COUNT_202=${KEEL_BENCH_COUNT_202:-0}
+echo "http_bench: ${secs}s per target, wrk -t1 -c$conns, order of seed 004 ($(($(wc -c <"$BENCH_TMP/order.json") - 1)) bytes), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- keel ------------------------------------------------------------------
+keel_port=$(free_port)
+start_keeld "$build" "$BENCH_TMP/keel-data" "$keel_port" "$BENCH_TMP/keeld.log"
+keel_url=http://127.0.0.1:$keel_port
+KEEL_BENCH_RUN_TAG=warm run_wrk "$keel_url" "$warmup" "$conns" "$BENCH_TMP/wrk-keel-warmup.out"
+keeld_alive "$BENCH_TMP/keeld.log" "during the warm-up"
+sent_before=$(queue_field "$keel_port" orders counters.sent)
+# Commit counters, to show how many orders one durable commit carries.
+commit_metrics() {
+  echo "$(metric "$keel_port" keel_queue_commit_batch_size_count)" \
+    "$(metric "$keel_port" keel_queue_commit_seconds_sum)" \
+    "$(metric "$keel_port" keel_store_commits_total)"
+}
+read -r qc0 qs0 sc0 < <(commit_metrics)
+
+perf_pid=''
+if [ "${KEEL_BENCH_PERF:-0}" = 1 ]; then
+  if command -v perf >/dev/null 2>&1; then
+    # Samples keeld for the length of the wrk run (plus a little slack).
+    perf record -g -o "$BENCH_TMP/perf.data" -p "$KEELD_PID" -- sleep "$((secs + 1))" \
+      >"$BENCH_TMP/perf-record.log" 2>&1 &
+    perf_pid=$!
+    BENCH_PIDS+=("$perf_pid")
+  else
+    echo "http_bench: KEEL_BENCH_PERF=1 but perf is not installed"
+  fi
+fi
+
+KEEL_BENCH_RUN_TAG=main run_wrk "$keel_url" "$secs" "$conns" "$BENCH_TMP/wrk-keel.out"
+keeld_alive "$BENCH_TMP/keeld.log" "during the wrk run"
+keel_requests=$WRK_requests keel_duration=$WRK_duration_us keel_non2xx=$WRK_non2xx
+keel_p50=$WRK_p50_us keel_p99=$WRK_p99_us keel_max=$WRK_max_us
+keel_sock_errors=$((WRK_connect_errors + WRK_read_errors + WRK_write_errors + WRK_timeouts))
+keel_202=$WRK_status202 keel_other=$WRK_status_other
+sent_after=$(queue_field "$keel_port" orders counters.sent)
+keel_sent=$((sent_after - sent_before))
+read -r qc1 qs1 sc1 < <(commit_metrics)
+keel_commits=$(awk -v a="$qc0" -v b="$qc1" -v sa="$qs0" -v sb="$qs1" -v c="$sc0" -v d="$sc1" -v n="$keel_sent" \
+  'BEGIN { q = b - a; if (q > 0) printf "queue: %d commits, %.1f sends each, %.2f ms each; store: %d commits",
+           q, n / q, (sb - sa) * 1000 / q, d - c; else printf "no queue commit metrics" }')
+
+if [ -n "$perf_pid" ]; then
+  wait "$perf_pid" 2>/dev/null || true
+fi
+
+# Stop keeld by PID and check it exits cleanly.
+kill -TERM "$KEELD_PID"
+if wait_until 60 pid_gone "$KEELD_PID"; then
+  keel_exit=0
+  wait "$KEELD_PID" || keel_exit=$?
+else
+  keel_exit="still running after 60 s"
+fi
+keel_log_errors=$(grep -ciE 'error|fatal|abort' "$BENCH_TMP/keeld.log" || true)
+
+# Durable orders: the 2xx answers (each one follows a durable enqueue).
+keel_ok=$((keel_requests - keel_non2xx))
+keel_rps=$(per_sec "$keel_ok" "$keel_duration")
+
+# ---- nginx -----------------------------------------------------------------
+nginx_rps='' nginx_p50='' nginx_p99='' nginx_note=''
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -x "$nginx_bin" ]; then
+  nginx_port=$(free_port)
+  prefix=$BENCH_TMP/nginx
+  mkdir -p "$prefix/logs"
+  user_line=
+  [ "$(id -u)" = 0 ] && user_line="user $(id -un) $(id -gn);"
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@USER@|$user_line|" \
+    "$BENCH_DIR/nginx.conf.in" >"$prefix/nginx.conf"
+  # daemon off: the master stays our child, so its PID is $!.
+  "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" \
+    >"$prefix/logs/stdout.log" 2>&1 &
+  nginx_pid=$!
+  BENCH_PIDS+=("$nginx_pid")
+  nginx_ready() {
+    kill -0 "$nginx_pid" 2>/dev/null || return 2
+    [ "$(http_status "http://127.0.0.1:$nginx_port/api/v1/orders")" = 202 ]
+  }
+  if wait_until 15 nginx_ready; then
+    nginx_url=http://127.0.0.1:$nginx_port
+    KEEL_BENCH_RUN_TAG=warm run_wrk "$nginx_url" "$warmup" "$conns" "$BENCH_TMP/wrk-nginx-warmup.out"
+    KEEL_BENCH_RUN_TAG=main run_wrk "$nginx_url" "$secs" "$conns" "$BENCH_TMP/wrk-nginx.out"
+    nginx_rps=$(per_sec "$((WRK_requests - WRK_non2xx))" "$WRK_duration_us")
+    nginx_p50=$WRK_p50_us nginx_p99=$WRK_p99_us
+    [ "$WRK_non2xx" = 0 ] || nginx_note="$WRK_non2xx non-2xx"
+  else
+    nginx_note="did not start: $(tail -n 3 "$prefix/logs/error.log" "$prefix/logs/stdout.log" 2>/dev/null | tr '\n' ' ')"
+  fi
+  stop_pid "$nginx_pid" 15
+else
+  nginx_note="skipped, nginx is not installed"
+fi
+
+# ---- redis -----------------------------------------------------------------
+redis_rps='' redis_p50='' redis_p99='' redis_note=''
+if need_tools redis-server redis-benchmark redis-cli >/dev/null; then
+  redis_port=$(free_port)
+  mkdir -p "$BENCH_TMP/redis"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync always \
+    --save '' --dir "$BENCH_TMP/redis" --daemonize no --logfile "$BENCH_TMP/redis/redis.log" &
+  redis_pid=$!
+  BENCH_PIDS+=("$redis_pid")
+  redis_ready() {
+    kill -0 "$redis_pid" 2>/dev/null || return 2
+    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ]
+  }
+  # The same order; -r replaces __rand_int__ with a fresh 12-digit number per push.
+  payload=$(sed 's/"ORD-12345"/"ORD-__rand_int__"/' "$BENCH_TMP/order.json")
+  # redis_bench N OUT: LPUSH the order N times from $conns clients, CSV output.
+  redis_bench() {
+    timeout $((secs * 3 + 60)) redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n "$1" \
+      -r 1000000000 --csv LPUSH orders "$payload" >"$2" 2>&1
+  }
+  # csv_field FILE N: field N (1 rps, 2 avg, 3 min, 4 p50, 5 p95, 6 p99, 7 max
+  # latency in ms) of the last CSV row. The command column holds the payload
+  # with its quotes unescaped, so count the seven numbers from the end.
+  csv_field() {
+    python3 -c '
+import re, sys
+row = open(sys.argv[1]).read().strip().splitlines()[-1]
+print(re.findall(r"\"([0-9.]+)\"", row)[-7:][int(sys.argv[2]) - 1])' "$1" "$2"
+  }
+  if wait_until 15 redis_ready; then
+    # Calibrate (doubles as the warm-up), then size the run to about $secs s.
+    if redis_bench 20000 "$BENCH_TMP/redis-warmup.csv"; then
+      calib=$(csv_field "$BENCH_TMP/redis-warmup.csv" 1)
+      n=$(awk -v r="$calib" -v s="$secs" 'BEGIN { printf "%d", r * s }')
+      [ "$n" -ge 20000 ] || n=20000
+      if redis_bench "$n" "$BENCH_TMP/redis.csv"; then
+        redis_rps=$(csv_field "$BENCH_TMP/redis.csv" 1 | awk '{ printf "%.0f", $1 }')
+        redis_p50=$(csv_field "$BENCH_TMP/redis.csv" 4 | awk '{ printf "%.0f", $1 * 1000 }')
+        redis_p99=$(csv_field "$BENCH_TMP/redis.csv" 6 | awk '{ printf "%.0f", $1 * 1000 }')
+        pushed=$(redis-cli -h 127.0.0.1 -p "$redis_port" llen orders)
+        redis_note="$n LPUSHes, list length $pushed"
+      else
+        redis_note="redis-benchmark failed: $(tail -n 2 "$BENCH_TMP/redis.csv" | tr '\n' ' ')"
+      fi
+    else
+      redis_note="redis-benchmark failed: $(tail -n 2 "$BENCH_TMP/redis-warmup.csv" | tr '\n' ' ')"
+    fi
+  else
+    redis_note="did not start: $(tail -n 3 "$BENCH_TMP/redis/redis.log" 2>/dev/null | tr '\n' ' ')"
+  fi
+  stop_pid "$redis_pid" 15
+else
+  redis_note="skipped, $(need_tools redis-server redis-benchmark redis-cli)"
+fi
+
+# ---- report ----------------------------------------------------------------
+ms_or_dash() { if [ -n "$1" ]; then fmt_ms "$1"; else printf -- -; fi; }
+echo
+printf '  %-7s %12s %9s %9s  %s\n' target "req/s" "p50 ms" "p99 ms" notes
+printf '  %-7s %12s %9s %9s  %s\n' keel "$keel_rps" "$(fmt_ms "$keel_p50")" "$(fmt_ms "$keel_p99")" \
+  "durable orders/s; $keel_ok 2xx, $keel_non2xx non-2xx, $keel_sock_errors socket errors, queue sent +$keel_sent, max $(fmt_ms "$keel_max") ms"
+printf '  %-7s %12s %9s %9s  %s\n' nginx "${nginx_rps:--}" "$(ms_or_dash "$nginx_p50")" \
+  "$(ms_or_dash "$nginx_p99")" "1 worker, return 202${nginx_note:+; $nginx_note}"
+printf '  %-7s %12s %9s %9s  %s\n' redis "${redis_rps:--}" "$(ms_or_dash "$redis_p50")" \
+  "$(ms_or_dash "$redis_p99")" "appendfsync always, LPUSH${redis_note:+; $redis_note}"
+echo
+if [ "$KEEL_BENCH_COUNT_202" = 1 ]; then
+  echo "  keel statuses counted by wrk: $keel_202 x 202, $keel_other other"
+fi
+echo "  keel/nginx = $(ratio "$keel_rps" "$nginx_rps") (goal >= 0.5)   keel/redis = $(ratio "$keel_rps" "$redis_rps") (goal >= 1)"
+floor_met=no
+if awk -v r="$keel_rps" -v p="$keel_p99" -v fr="$floor_rps" -v fp="$floor_p99_ms" \
+  'BEGIN { exit !(r >= fr && p <= fp * 1000) }' && [ "$keel_non2xx" = 0 ]; then
+  floor_met=yes
+fi
+echo "  floor (>= $floor_rps durable orders/s, p99 <= $floor_p99_ms ms, no errors) at $conns connections: $floor_met"
+echo "  keel commits during the run: $keel_commits"
+echo "  keeld: exit status $keel_exit after SIGTERM, $keel_log_errors error line(s) in its log"
+if [ "$keel_log_errors" != 0 ]; then
+  grep -iE 'error|fatal|abort' "$BENCH_TMP/keeld.log" | head -n 5 | sed 's/^/    /'
+fi
+
+if [ -n "$perf_pid" ]; then
+  echo
+  echo "  perf profile of keeld during the wrk run (flat, --no-children; call graphs: perf report -i perf.data with KEEL_BENCH_KEEP=1):"
+  if [ -s "$BENCH_TMP/perf.data" ] &&
+    perf report -i "$BENCH_TMP/perf.data" --stdio --no-children -g none --percent-limit 0.3 2>/dev/null >"$BENCH_TMP/perf.txt"; then
+    grep -v -e '^#' -e '^$' "$BENCH_TMP/perf.txt" | head -n 60 | sed 's/^/    /'
+  else
+    echo "    perf unavailable here: $(tail -n 2 "$BENCH_TMP/perf-record.log" | tr '\n' ' ')"
+  fi
+fi
+
+if [ "${KEEL_BENCH_STRICT:-0}" = 1 ] && { [ "$floor_met" != yes ] || [ "$keel_exit" != 0 ]; }; then
+  exit 1
+fi
+[ -z "${KEEL_BENCH_KEEP:-}" ] || echo "  temp dir kept: $BENCH_TMP"
+exit 0
