@@ -366,6 +366,8 @@ static const char *host_strerror(int err)
         return "KEEL_EFAILED: the plugin reported a failure";
     case KEEL_ECONFLICT:
         return "KEEL_ECONFLICT: exists with other content";
+    case KEEL_EAGAIN:
+        return "KEEL_EAGAIN: cannot answer without waiting";
     default:
         return "unknown keel error";
     }

@@ -104,7 +104,7 @@ extern "C" {
  *  1.1  appended descriptor `health`; host API `metrics_render`.
  *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`
  *       and `readiness`.
- *  1.3  appended host API `batch_set_attr`.
+ *  1.3  appended host API `batch_set_attr`; error KEEL_EAGAIN.
  */
 #define KEEL_ABI_MAJOR 1
 #define KEEL_ABI_MINOR 3
@@ -149,7 +149,8 @@ enum keel_error {
     KEEL_ESTALE = -13,   /* a token or handle no longer matches */
     KEEL_EIO = -14,      /* input/output error */
     KEEL_EFAILED = -15,  /* the plugin reported a failure (see its log) */
-    KEEL_ECONFLICT = -16 /* exists with other content (store put: HTTP 409) */
+    KEEL_ECONFLICT = -16, /* exists with other content (store put: HTTP 409) */
+    KEEL_EAGAIN = -17     /* (1.3) cannot answer without waiting: use the async call */
 };
 
 /** Log levels, most severe first. */

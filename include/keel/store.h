@@ -35,7 +35,7 @@
  * number on as the attribute). A record of the same order_id with another
  * payload hash fails the message (KEEL_FAIL: dead-lettered).
  *
- * Versions: 1.1 appended keel_order_record_t.message_id.
+ * Versions: 1.1 appended keel_order_record_t.message_id and peek_hash().
  *
  * EXPERIMENTAL until the DynamoDB provider passes the same conformance
  * suite: the interface may still change before 1.0 is frozen.
@@ -96,7 +96,8 @@ typedef struct keel_store_api {
     uint32_t struct_size;
 
     /**
-     * Creates `record` (its version and timestamps are set by the store:
+     * Creates `record` (copied before put() returns; its version and
+     * timestamps are set by the store:
      * version 1, created_at = updated_at = now). done(arg, status, stored):
      * 0 created; KEEL_EEXIST same order_id and payload_hash already stored;
      * KEEL_ECONFLICT same order_id, another payload_hash; KEEL_EUNAVAIL /
@@ -138,6 +139,18 @@ typedef struct keel_store_api {
      */
     int (*sequence_next)(void *ctx, const char *name, uint64_t count, keel_store_sequence_fn done,
                          void *arg);
+
+    /* ---- appended in 1.1 ---- */
+
+    /**
+     * Optional (check with KEEL_HAS): the payload hash of `order_id`, read
+     * at once on the calling thread by a backend that can answer without
+     * waiting for I/O (a local database), so an event loop can check
+     * idempotency without a thread hop. 0 with the hash in hash_out;
+     * KEEL_ENOTFOUND; KEEL_EAGAIN when it cannot answer without waiting
+     * (use get()); KEEL_EINVAL; KEEL_EUNAVAIL / KEEL_EIO.
+     */
+    int (*peek_hash)(void *ctx, const char *order_id, char hash_out[65]);
 } keel_store_api_t;
 
 #ifdef __cplusplus

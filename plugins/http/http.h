@@ -120,12 +120,13 @@ struct http_server {
     void *validate_ctx;
     const keel_store_api_t *store; /* NULL without `store` */
     void *store_ctx;
+    struct accepted *accepted;   /* orders whose record is being stored (accepted.h) */
     struct ratelimit *ratelimit; /* NULL when rate is 0 */
     struct ssl_ctx_st *ssl_ctx;  /* NULL without TLS */
     http_loop_t *loops;
     unsigned loop_count;
     atomic_long connections;
-    atomic_long outstanding; /* queue calls whose callback has not run */
+    atomic_long outstanding; /* queue and store calls whose callback has not run */
     http_metrics_t metrics;
 };
 

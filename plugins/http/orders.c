@@ -2,14 +2,18 @@
  * a customer's orders (GET ?customer_id=). Present only when the `queue`,
  * `validate` and `store` instances are all configured.
  *
- * POST: order_parse() runs on the loop (synchronous, no I/O); then
- * store->get (idempotency), queue->send (durable enqueue) and store->put
- * (the QUEUED record) run one after the other. Each completes on a
- * provider thread, copies what it needs into the pending call's data and
- * posts it back to the owning loop (http_pending_post), where the next
- * step starts or the answer is sent. The 202 leaves only after the queue
- * reported the message committed. Every finish function runs on the loop
- * with p->ex still unanswered (there is no wait deadline here). */
+ * POST, on the loop: order_parse() (synchronous, no I/O), then the
+ * idempotency check: store->peek_hash when the backend answers at once
+ * (LMDB), else store->get; then the accepted table (accepted.h) for
+ * orders accepted a moment ago. A new order is claimed in that table and
+ * sent to the queue. The 202 leaves only after the queue reported the
+ * message committed; its QUEUED record is written in the background,
+ * started from the queue's callback, and the table answers for it until
+ * the store has it (the pipeline creates the record too if this write is
+ * lost in a crash). Provider callbacks copy what they need into the
+ * pending call's data and post it back to the owning loop
+ * (http_pending_post), where the answer is sent. */
+#include "accepted.h"
 #include "auth.h"
 #include "http.h"
 
@@ -32,6 +36,7 @@ typedef struct order_call {
     json_t *result;                   /* a record or a page, built off-loop */
     bool second_look;                 /* store->get again: the message had left the queue */
     bool duplicate;                   /* queue->send: the dedup id was seen */
+    bool owner;                       /* POST: claimed the accepted-table entry */
     char message_id[KEEL_ID_LEN + 1]; /* queue->send */
 } order_call_t;
 
@@ -185,6 +190,13 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
     http_pending_t *p = arg;
     order_call_t *c = p->data;
     http_server_t *srv = c->srv;
+    accepted_copy_t pending = {0};
+    /* Not stored yet: accepted a moment ago, its record on the way? */
+    if (status == KEEL_ENOTFOUND && c->order == NULL &&
+        accepted_lookup(srv->accepted, p->ex->match.param, &pending) == 0) {
+        status = 0;
+        record = &pending.record;
+    }
     p->status = status;
     if (status == 0 && record != NULL) {
         shown_t shown;
@@ -200,6 +212,7 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
         if (c->result == NULL || c->found_hash == NULL)
             p->status = KEEL_ENOMEM;
     }
+    accepted_copy_free(&pending);
     http_pending_post(p);
 }
 
@@ -324,44 +337,55 @@ static void answer_queued(http_pending_t *p, int status)
     order_send_json(p, status, json_pack("{s:s, s:s}", "order_id", id, "status", "QUEUED"));
 }
 
-static void put_done(http_pending_t *p)
+static void conflict(http_pending_t *p)
 {
-    http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
-    /* KEEL_EEXIST: the pipeline was faster and already stored it. */
-    if (p->status != 0 && p->status != KEEL_EEXIST)
-        srv->host->log(srv->self, KEEL_LOG_WARN,
-                       "order %s is queued but its record was not stored (%s); the pipeline "
-                       "will create it",
-                       c->order->order_id, srv->host->strerror(p->status));
-    answer_queued(p, 202);
-}
-
-static void on_put(void *arg, int status, const keel_order_record_t *record)
-{
-    http_pending_t *p = arg;
-    (void)record;
-    p->status = status;
-    http_pending_post(p);
+    char message[256];
+    snprintf(message, sizeof message, "order '%s' already exists with a different payload",
+             c->order->order_id);
+    order_fail(p, 409, "conflict", message);
 }
 
 static void send_done(http_pending_t *p)
 {
-    http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
-    if (p->status == KEEL_EFULL) {
+    if (p->status == KEEL_EFULL)
         order_fail(p, 503, "queue_full", "the order queue is full; retry later");
-        return;
-    }
-    if (p->status != 0) {
+    else if (p->status != 0)
         backend_fail(p, "queue", p->status);
-        return;
-    }
-    if (c->duplicate) {
-        answer_queued(p, 200);
-        return;
-    }
+    else
+        answer_queued(p, c->duplicate ? 200 : 202);
+}
+
+/* The background write of a QUEUED record (store thread). */
+typedef struct record_write {
+    http_server_t *srv;
+    char order_id[];
+} record_write_t;
+
+static void on_record_written(void *arg, int status, const keel_order_record_t *record)
+{
+    record_write_t *w = arg;
+    http_server_t *srv = w->srv;
+    (void)record;
+    /* KEEL_EEXIST: the pipeline was faster and stored it already. */
+    if (status != 0 && status != KEEL_EEXIST)
+        srv->host->log(srv->self, KEEL_LOG_WARN,
+                       "order %s is queued but its record was not stored (%s); the pipeline "
+                       "will create it",
+                       w->order_id, srv->host->strerror(status));
+    accepted_release(srv->accepted, w->order_id);
+    free(w);
+    atomic_fetch_sub(&srv->outstanding, 1);
+}
+
+/* The queue committed an owned order: store its QUEUED record, in the
+ * background (queue thread; c->order is alive until p is answered). */
+static void write_record(http_server_t *srv, order_call_t *c)
+{
     const keel_order_t *o = c->order;
+    size_t id_len = strlen(o->order_id) + 1;
+    record_write_t *w = malloc(sizeof *w + id_len);
     keel_order_record_t record = {
         .order_id = o->order_id,
         .customer_id = o->customer_id,
@@ -373,24 +397,40 @@ static void send_done(http_pending_t *p)
         .order_json_len = o->canonical_len,
         .message_id = c->message_id,
     };
-    p->finish = put_done;
-    atomic_fetch_add(&srv->outstanding, 1);
-    int rc = srv->store->put(srv->store_ctx, &record, on_put, p);
-    if (rc != 0) {
+    int rc = KEEL_ENOMEM;
+    if (w != NULL) {
+        w->srv = srv;
+        memcpy(w->order_id, o->order_id, id_len);
+        atomic_fetch_add(&srv->outstanding, 1);
+        if ((rc = srv->store->put(srv->store_ctx, &record, on_record_written, w)) == 0)
+            return;
         atomic_fetch_sub(&srv->outstanding, 1);
-        p->status = rc;
-        put_done(p);
+        free(w);
     }
+    srv->host->log(srv->self, KEEL_LOG_WARN,
+                   "order %s is queued but its record was not stored (%s); the pipeline will "
+                   "create it",
+                   o->order_id, srv->host->strerror(rc));
+    accepted_release(srv->accepted, o->order_id);
 }
 
 static void on_sent(void *arg, const keel_queue_sent_t *results, size_t count)
 {
     http_pending_t *p = arg;
     order_call_t *c = p->data;
+    http_server_t *srv = c->srv;
     p->status = count == 1 ? results[0].status : KEEL_EFAILED;
     if (count == 1) {
         c->duplicate = results[0].duplicate;
         memcpy(c->message_id, results[0].message_id, sizeof c->message_id);
+    }
+    if (c->owner) {
+        if (p->status == 0 && !c->duplicate) {
+            accepted_set_message(srv->accepted, c->order->order_id, c->message_id);
+            write_record(srv, c);
+        } else {
+            accepted_release(srv->accepted, c->order->order_id);
+        }
     }
     http_pending_post(p);
 }
@@ -400,12 +440,8 @@ static void enqueue(http_pending_t *p)
     http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
     const keel_order_t *o = c->order;
-    /* The store answers 200/409 once the order is recorded; in the few
-     * milliseconds between this send and that put, a retry of the same
-     * order is caught by the queue's dedup window. The key includes the
-     * payload hash, so a different payload under the same id in that
-     * window is not a "duplicate": it is enqueued too, and the conflict
-     * surfaces when the pipeline stores it. */
+    /* The dedup id includes the payload hash: the same order sent twice
+     * within the queue's window is enqueued once (the second gets 200). */
     char dedup[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2];
     snprintf(dedup, sizeof dedup, "%s:%s", o->order_id, c->hash);
     const keel_attr_t attrs[] = {
@@ -423,25 +459,51 @@ static void enqueue(http_pending_t *p)
     p->finish = send_done;
     atomic_fetch_add(&srv->outstanding, 1);
     int rc = srv->queue->send(srv->queue_ctx, srv->cfg.orders_queue, &entry, 1, on_sent, p);
-    if (rc != 0)
+    if (rc != 0) {
+        if (c->owner)
+            accepted_release(srv->accepted, o->order_id);
         start_failed(p, "queue", rc);
+    }
+}
+
+/* Not stored: unless another payload is being accepted under this id right
+ * now, claim the id and enqueue (loop thread). */
+static void admit(http_pending_t *p)
+{
+    http_server_t *srv = p->loop->srv;
+    order_call_t *c = p->data;
+    const keel_order_t *o = c->order;
+    keel_order_record_t r = {
+        .order_id = o->order_id,
+        .customer_id = o->customer_id,
+        .payload_hash = c->hash,
+        .order_json = o->canonical_json,
+        .order_json_len = o->canonical_len,
+    };
+    int rc = accepted_claim(srv->accepted, &r, srv->host->now_ms(srv->self));
+    if (rc == KEEL_ECONFLICT) {
+        conflict(p);
+        return;
+    }
+    if (rc == KEEL_ENOMEM) {
+        backend_fail(p, "ingress", rc);
+        return;
+    }
+    c->owner = rc == 0; /* KEEL_EEXIST: the same order, in flight: the queue's dedup decides */
+    enqueue(p);
 }
 
 static void lookup_done(http_pending_t *p)
 {
     order_call_t *c = p->data;
-    if (p->status == KEEL_ENOTFOUND) {
-        enqueue(p);
-    } else if (p->status != 0) {
+    if (p->status == KEEL_ENOTFOUND)
+        admit(p);
+    else if (p->status != 0)
         backend_fail(p, "store", p->status);
-    } else if (strcmp(c->found_hash, c->hash) != 0) {
-        char message[256];
-        snprintf(message, sizeof message, "order '%s' already exists with a different payload",
-                 c->order->order_id);
-        order_fail(p, 409, "conflict", message);
-    } else {
+    else if (strcmp(c->found_hash, c->hash) != 0)
+        conflict(p);
+    else
         send_result(p);
-    }
 }
 
 /* Answers 400/422 for an order that failed to parse or validate. */
@@ -498,6 +560,22 @@ static void order_create(http_exchange_t *ex)
     order_call_t *c = p->data;
     c->order = order;
     auth_sha256_hex(order->canonical_json, order->canonical_len, c->hash);
+    /* Most orders are new: a backend that can tell at once saves the
+     * round trip through its threads. */
+    char found[AUTH_HASH_HEX + 1];
+    rc = KEEL_HAS(srv->store, keel_store_api_t, peek_hash)
+             ? srv->store->peek_hash(srv->store_ctx, order->order_id, found)
+             : KEEL_EAGAIN;
+    if (rc == KEEL_ENOTFOUND) {
+        admit(p);
+        return;
+    }
+    if (rc == 0 && strcmp(found, c->hash) != 0) {
+        conflict(p);
+        return;
+    }
+    /* Stored (answer with the record), or the backend must be asked. */
+    p->finish = lookup_done;
     atomic_fetch_add(&srv->outstanding, 1);
     rc = srv->store->get(srv->store_ctx, order->order_id, on_record, p);
     if (rc != 0)

@@ -1,5 +1,6 @@
 /* plugin.c — the `http` module: HTTP ingress (health, readiness, metrics,
  * queue admin API, static files). See http.h for the threading model. */
+#include "accepted.h"
 #include "http.h"
 #include "ratelimit.h"
 
@@ -12,6 +13,8 @@ enum { RATELIMIT_CLIENTS = 65536 };
 static void server_free(http_server_t *srv)
 {
     http_tls_free(srv);
+    if (atomic_load(&srv->outstanding) == 0) /* else a late callback may use it */
+        accepted_free(srv->accepted);
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
     free(srv);
@@ -69,6 +72,8 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         srv->store = rc == 0 ? svc.vtable : NULL;
         srv->store_ctx = rc == 0 ? svc.ctx : NULL;
     }
+    if (rc == 0 && srv->store != NULL && (srv->accepted = accepted_new()) == NULL)
+        rc = KEEL_ENOMEM;
     if (rc == 0 && srv->cfg.rate > 0) {
         srv->ratelimit = ratelimit_new(srv->cfg.rate, srv->cfg.burst, RATELIMIT_CLIENTS);
         if (srv->ratelimit == NULL)

@@ -5,6 +5,7 @@
  */
 #include "store_lmdb.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +194,30 @@ static int sl_sequence_next(void *ctx, const char *name, uint64_t count,
     return submit(sl, &sl->writer, req);
 }
 
+static int sl_peek_hash(void *ctx, const char *order_id, char hash_out[65])
+{
+    sl_t *sl = ctx;
+    if (hash_out == NULL || !valid_text(order_id, KEEL_STORE_MAX_ID, false))
+        return KEEL_EINVAL;
+    if (sl->env == NULL || sl->broken)
+        return KEEL_EUNAVAIL;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(sl->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return lmdb_status(rc);
+    MDB_val k = {strlen(order_id), (void *)order_id}, v;
+    keel_order_record_t r;
+    hash_out[0] = '\0';
+    rc = mdb_get(txn, sl->orders, &k, &v);
+    if (rc == 0 && sl_decode(v.mv_data, v.mv_size, &r) == 0)
+        snprintf(hash_out, 65, "%s", r.payload_hash);
+    int status = rc == MDB_NOTFOUND ? KEEL_ENOTFOUND : rc != 0 ? lmdb_status(rc) : 0;
+    if (rc == 0 && strlen(hash_out) != 64)
+        status = KEEL_EIO; /* a record that does not decode */
+    mdb_txn_abort(txn);
+    return status;
+}
+
 const keel_store_api_t sl_store_api = {
     .struct_size = sizeof(keel_store_api_t),
     .put = sl_put,
@@ -200,4 +225,5 @@ const keel_store_api_t sl_store_api = {
     .update = sl_update,
     .query_customer = sl_query_customer,
     .sequence_next = sl_sequence_next,
+    .peek_hash = sl_peek_hash,
 };

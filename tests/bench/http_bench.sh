@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # http_bench.sh BUILD_DIR — keel's HTTP ingress against two references, in
 # one run on this machine:
-#   keel   keeld (conf/keel.yaml, fresh data dir): wrk, one thread, 64
+#   keel   keeld (conf/keel.yaml without its pipeline, fresh data dir): wrk, one thread, 64
 #          connections, POSTing the order of seed 004 with a fresh orderId
 #          per request; each 202 means the order is durable in the queue.
 #   nginx  one worker answering 202 to the same POST without doing anything.
@@ -45,7 +45,11 @@ echo "http_bench: ${secs}s per target, wrk -t1 -c$conns, order of seed 004 ($(($
 
 # ---- keel ------------------------------------------------------------------
 keel_port=$(free_port)
-start_keeld "$build" "$BENCH_TMP/keel-data" "$keel_port" "$BENCH_TMP/keeld.log"
+# The ingress alone: conf/keel.yaml without its pipeline, so the orders
+# stay in the queue and the figure is durable ingest (e2e_bench.sh measures
+# the whole path).
+sed '/^pipelines:/,$d' "$REPO_DIR/conf/keel.yaml" >"$BENCH_TMP/ingest.yaml"
+start_keeld "$build" "$BENCH_TMP/keel-data" "$keel_port" "$BENCH_TMP/keeld.log" "$BENCH_TMP/ingest.yaml"
 keel_url=http://127.0.0.1:$keel_port
 KEEL_BENCH_RUN_TAG=warm run_wrk "$keel_url" "$warmup" "$conns" "$BENCH_TMP/wrk-keel-warmup.out"
 keeld_alive "$BENCH_TMP/keeld.log" "during the warm-up"

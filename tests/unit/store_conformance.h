@@ -28,7 +28,8 @@
     X(sequence_sequential)                                                                         \
     X(sequence_concurrent)                                                                         \
     X(invalid_arguments)                                                                           \
-    X(concurrent_puts)
+    X(concurrent_puts)                                                                             \
+    X(peek_hash)
 
 /* ---- the tests ---- */
 
@@ -447,6 +448,29 @@ static void sc_test_concurrent_puts(keel_harness_t *h, const char *instance)
             sc_wait_free(&w);
         }
     }
+}
+
+/* peek_hash is optional; a backend that has it answers like get(), or
+ * KEEL_EAGAIN when it cannot answer without waiting. */
+static void sc_test_peek_hash(keel_harness_t *h, const char *instance)
+{
+    sc_t s;
+    sc_open(&s, h, instance);
+    if (!KEEL_HAS(s.api, keel_store_api_t, peek_hash))
+        return;
+    sc_order_t o;
+    sc_order(&s, &o, "peek", "cust", 11);
+    char hash[65];
+    int rc = s.api->peek_hash(s.ctx, o.order_id, hash);
+    if (rc == KEEL_EAGAIN)
+        return;
+    assert_int_equal(rc, KEEL_ENOTFOUND);
+    sc_wait_t w;
+    assert_int_equal(sc_put(&s, &o.r, &w), 0);
+    sc_wait_free(&w);
+    assert_int_equal(s.api->peek_hash(s.ctx, o.order_id, hash), 0);
+    assert_string_equal(hash, o.hash);
+    assert_int_equal(s.api->peek_hash(s.ctx, "", hash), KEEL_EINVAL);
 }
 
 #endif /* STORE_CONFORMANCE_H */
