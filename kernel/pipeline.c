@@ -487,6 +487,18 @@ int pipeline_batch_set_attr(keel_batch_t *batch, size_t index, const char *key, 
     }
     if (m->view.attr_count > 0)
         memcpy(attrs, m->view.attrs, m->view.attr_count * sizeof *attrs);
+    if (at < m->view.attr_count) {
+        /* A key set again: drop the strings an earlier call copied. */
+        for (size_t j = 0; j < m->string_count;) {
+            if (m->strings[j] == m->view.attrs[at].key ||
+                m->strings[j] == m->view.attrs[at].value) {
+                free(m->strings[j]);
+                m->strings[j] = m->strings[--m->string_count];
+            } else {
+                j++;
+            }
+        }
+    }
     attrs[at] = (keel_attr_t){k, v};
     strings[m->string_count++] = k;
     strings[m->string_count++] = v;

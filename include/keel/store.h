@@ -35,7 +35,9 @@
  * number on as the attribute). A record of the same order_id with another
  * payload hash fails the message (KEEL_FAIL: dead-lettered).
  *
- * Versions: 1.1 appended keel_order_record_t.message_id and peek_hash().
+ * Versions: 2.0 appended keel_order_record_t.message_id (a major change:
+ * callers pass records to put(), so a provider must not read the field
+ * from a 1.x caller) and peek_hash().
  *
  * EXPERIMENTAL until the DynamoDB provider passes the same conformance
  * suite: the interface may still change before 1.0 is frozen.
@@ -50,7 +52,7 @@ extern "C" {
 #endif
 
 #define KEEL_STORE_INTERFACE "store"
-#define KEEL_STORE_VERSION   KEEL_VERSION(1, 1)
+#define KEEL_STORE_VERSION   KEEL_VERSION(2, 0)
 
 /** Longest order_id / customer_id / status / confirmation number. */
 #define KEEL_STORE_MAX_ID 128
@@ -70,7 +72,7 @@ typedef struct keel_order_record {
     uint64_t created_at_ms;
     uint64_t updated_at_ms;
     uint64_t version; /* 1 when created, +1 per update */
-    /* 1.1: the id of the order's queue message ("" when unknown): where to
+    /* 2.0: the id of the order's queue message ("" when unknown): where to
      * ask the queue whether the order is waiting, in flight or failed. */
     const char *message_id;
 } keel_order_record_t;
@@ -140,7 +142,7 @@ typedef struct keel_store_api {
     int (*sequence_next)(void *ctx, const char *name, uint64_t count, keel_store_sequence_fn done,
                          void *arg);
 
-    /* ---- appended in 1.1 ---- */
+    /* ---- appended in 2.0 ---- */
 
     /**
      * Optional (check with KEEL_HAS): the payload hash of `order_id`, read

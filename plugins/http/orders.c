@@ -30,19 +30,21 @@ enum { LIST_DEFAULT_LIMIT = 20 };
 /* What one order request keeps between its asynchronous steps. */
 typedef struct order_call {
     http_server_t *srv;
-    keel_order_t *order;              /* POST: the parsed order */
-    char hash[AUTH_HASH_HEX + 1];     /* POST: SHA-256 of the canonical JSON */
-    char *found_hash;                 /* store->get: the stored payload hash */
-    json_t *result;                   /* a record or a page, built off-loop */
-    bool second_look;                 /* store->get again: the message had left the queue */
-    bool duplicate;                   /* queue->send: the dedup id was seen */
-    bool owner;                       /* POST: claimed the accepted-table entry */
+    keel_order_t *order;          /* POST: the parsed order */
+    char hash[AUTH_HASH_HEX + 1]; /* POST: SHA-256 of the canonical JSON */
+    char *found_hash;             /* store->get: the stored payload hash */
+    json_t *result;               /* a record or a page, built off-loop */
+    bool second_look;             /* store->get again: the message had left the queue */
+    bool duplicate;               /* queue->send: the dedup id was seen */
+    bool owner;                   /* POST: holds the accepted-table claim (released when freed) */
     char message_id[KEEL_ID_LEN + 1]; /* queue->send */
 } order_call_t;
 
 static void order_call_free(void *data)
 {
     order_call_t *c = data;
+    if (c->owner) /* claimed, and the order was not accepted after all */
+        accepted_release(c->srv->accepted, c->order->order_id);
     if (c->order != NULL)
         c->srv->validate->order_free(c->srv->validate_ctx, c->order);
     free(c->found_hash);
@@ -204,8 +206,10 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
          * the store was read; read it once more before calling it lost. */
         if (order_shown(srv, record, &shown) == KEEL_QUEUE_GONE && !c->second_look) {
             c->second_look = true;
-            if (srv->store->get(srv->store_ctx, record->order_id, on_record, p) == 0)
+            if (srv->store->get(srv->store_ctx, record->order_id, on_record, p) == 0) {
+                accepted_copy_free(&pending);
                 return;
+            }
         }
         c->result = record_json(record, &shown);
         c->found_hash = strdup(record->payload_hash);
@@ -360,6 +364,7 @@ static void send_done(http_pending_t *p)
 /* The background write of a QUEUED record (store thread). */
 typedef struct record_write {
     http_server_t *srv;
+    bool owned; /* releases the accepted-table entry when done */
     char order_id[];
 } record_write_t;
 
@@ -374,15 +379,19 @@ static void on_record_written(void *arg, int status, const keel_order_record_t *
                        "order %s is queued but its record was not stored (%s); the pipeline "
                        "will create it",
                        w->order_id, srv->host->strerror(status));
-    accepted_release(srv->accepted, w->order_id);
+    if (w->owned)
+        accepted_release(srv->accepted, w->order_id);
     free(w);
     atomic_fetch_sub(&srv->outstanding, 1);
 }
 
-/* The queue committed an owned order: store its QUEUED record, in the
- * background (queue thread; c->order is alive until p is answered). */
+/* The queue committed the order: store its QUEUED record, in the
+ * background (queue thread; c->order is alive until p is answered). The
+ * write takes over the claim of the accepted table, if c holds it. */
 static void write_record(http_server_t *srv, order_call_t *c)
 {
+    bool owned = c->owner;
+    c->owner = false;
     const keel_order_t *o = c->order;
     size_t id_len = strlen(o->order_id) + 1;
     record_write_t *w = malloc(sizeof *w + id_len);
@@ -400,6 +409,7 @@ static void write_record(http_server_t *srv, order_call_t *c)
     int rc = KEEL_ENOMEM;
     if (w != NULL) {
         w->srv = srv;
+        w->owned = owned;
         memcpy(w->order_id, o->order_id, id_len);
         atomic_fetch_add(&srv->outstanding, 1);
         if ((rc = srv->store->put(srv->store_ctx, &record, on_record_written, w)) == 0)
@@ -411,7 +421,8 @@ static void write_record(http_server_t *srv, order_call_t *c)
                    "order %s is queued but its record was not stored (%s); the pipeline will "
                    "create it",
                    o->order_id, srv->host->strerror(rc));
-    accepted_release(srv->accepted, o->order_id);
+    if (owned)
+        accepted_release(srv->accepted, o->order_id);
 }
 
 static void on_sent(void *arg, const keel_queue_sent_t *results, size_t count)
@@ -424,15 +435,12 @@ static void on_sent(void *arg, const keel_queue_sent_t *results, size_t count)
         c->duplicate = results[0].duplicate;
         memcpy(c->message_id, results[0].message_id, sizeof c->message_id);
     }
-    if (c->owner) {
-        if (p->status == 0 && !c->duplicate) {
+    if (p->status == 0 && !c->duplicate) {
+        if (c->owner)
             accepted_set_message(srv->accepted, c->order->order_id, c->message_id);
-            write_record(srv, c);
-        } else {
-            accepted_release(srv->accepted, c->order->order_id);
-        }
+        write_record(srv, c);
     }
-    http_pending_post(p);
+    http_pending_post(p); /* a claim still held is released when p is freed */
 }
 
 static void enqueue(http_pending_t *p)
@@ -440,10 +448,12 @@ static void enqueue(http_pending_t *p)
     http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
     const keel_order_t *o = c->order;
-    /* The dedup id includes the payload hash: the same order sent twice
-     * within the queue's window is enqueued once (the second gets 200). */
-    char dedup[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2];
-    snprintf(dedup, sizeof dedup, "%s:%s", o->order_id, c->hash);
+    /* The dedup id stands for (order_id, payload hash): the same order sent
+     * twice within the queue's window is enqueued once (the second gets
+     * 200). Hashed, so any order_id length fits the queue's limit. */
+    char key[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2], dedup[AUTH_HASH_HEX + 1];
+    int key_len = snprintf(key, sizeof key, "%s:%s", o->order_id, c->hash);
+    auth_sha256_hex(key, (size_t)key_len, dedup);
     const keel_attr_t attrs[] = {
         {"order_id", o->order_id},
         {"customer_id", o->customer_id},
@@ -459,16 +469,16 @@ static void enqueue(http_pending_t *p)
     p->finish = send_done;
     atomic_fetch_add(&srv->outstanding, 1);
     int rc = srv->queue->send(srv->queue_ctx, srv->cfg.orders_queue, &entry, 1, on_sent, p);
-    if (rc != 0) {
-        if (c->owner)
-            accepted_release(srv->accepted, o->order_id);
+    if (rc != 0)
         start_failed(p, "queue", rc);
-    }
 }
 
-/* Not stored: unless another payload is being accepted under this id right
- * now, claim the id and enqueue (loop thread). */
-static void admit(http_pending_t *p)
+/* Claims the order's id in the accepted table before the store is asked,
+ * so two requests for one id cannot both find it absent: the claim is only
+ * released once the store has the record (or the order was refused).
+ * Returns false after answering 409 (another payload is being accepted
+ * under this id) or 503. Loop thread. */
+static bool claim(http_pending_t *p)
 {
     http_server_t *srv = p->loop->srv;
     order_call_t *c = p->data;
@@ -483,21 +493,21 @@ static void admit(http_pending_t *p)
     int rc = accepted_claim(srv->accepted, &r, srv->host->now_ms(srv->self));
     if (rc == KEEL_ECONFLICT) {
         conflict(p);
-        return;
+        return false;
     }
     if (rc == KEEL_ENOMEM) {
         backend_fail(p, "ingress", rc);
-        return;
+        return false;
     }
     c->owner = rc == 0; /* KEEL_EEXIST: the same order, in flight: the queue's dedup decides */
-    enqueue(p);
+    return true;
 }
 
 static void lookup_done(http_pending_t *p)
 {
     order_call_t *c = p->data;
     if (p->status == KEEL_ENOTFOUND)
-        admit(p);
+        enqueue(p);
     else if (p->status != 0)
         backend_fail(p, "store", p->status);
     else if (strcmp(c->found_hash, c->hash) != 0)
@@ -560,6 +570,8 @@ static void order_create(http_exchange_t *ex)
     order_call_t *c = p->data;
     c->order = order;
     auth_sha256_hex(order->canonical_json, order->canonical_len, c->hash);
+    if (!claim(p))
+        return;
     /* Most orders are new: a backend that can tell at once saves the
      * round trip through its threads. */
     char found[AUTH_HASH_HEX + 1];
@@ -567,7 +579,7 @@ static void order_create(http_exchange_t *ex)
              ? srv->store->peek_hash(srv->store_ctx, order->order_id, found)
              : KEEL_EAGAIN;
     if (rc == KEEL_ENOTFOUND) {
-        admit(p);
+        enqueue(p);
         return;
     }
     if (rc == 0 && strcmp(found, c->hash) != 0) {

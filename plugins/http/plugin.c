@@ -12,9 +12,10 @@ enum { RATELIMIT_CLIENTS = 65536 };
 
 static void server_free(http_server_t *srv)
 {
+    if (atomic_load(&srv->outstanding) > 0)
+        return; /* a late callback may still use it: leaked (logged by http_server_free) */
     http_tls_free(srv);
-    if (atomic_load(&srv->outstanding) == 0) /* else a late callback may use it */
-        accepted_free(srv->accepted);
+    accepted_free(srv->accepted);
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
     free(srv);
@@ -42,8 +43,9 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         rc = http_tls_init(srv);
     if (rc == 0 && srv->cfg.queue_instance != NULL) {
         keel_service_t svc;
+        /* 1.0 is enough: locate() (1.1) is used when present. */
         rc = host->service_lookup(self, srv->cfg.queue_instance, KEEL_QUEUE_INTERFACE,
-                                  KEEL_QUEUE_VERSION, &svc);
+                                  KEEL_VERSION(1, 0), &svc);
         if (rc != 0)
             host->log(self, KEEL_LOG_ERROR, "queue: instance '%s' has no queue service: %s",
                       srv->cfg.queue_instance, host->strerror(rc));

@@ -456,7 +456,7 @@ void http_server_free(http_server_t *srv)
         usleep(10000);
     if (atomic_load(&srv->outstanding) > 0) {
         srv->host->log(srv->self, KEEL_LOG_ERROR,
-                       "%ld queue calls never completed; leaking the event loops",
+                       "%ld queue or store calls never completed; leaking the server",
                        atomic_load(&srv->outstanding));
         return;
     }

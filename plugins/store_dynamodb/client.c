@@ -854,7 +854,7 @@ int ddb_call(ddb_client_t *c, const char *operation, const char *body, size_t le
     return 0;
 }
 
-void ddb_client_free(ddb_client_t *c)
+void ddb_client_shutdown(ddb_client_t *c)
 {
     if (!c)
         return;
@@ -867,10 +867,20 @@ void ddb_client_free(ddb_client_t *c)
         ddb_worker_t *w = &c->workers[i];
         if (w->started)
             pthread_join(w->tid, NULL);
+        w->started = false;
         if (w->h)
             curl_easy_cleanup(w->h);
+        w->h = NULL;
         free(w->buf);
+        w->buf = NULL;
     }
+}
+
+void ddb_client_free(ddb_client_t *c)
+{
+    if (!c)
+        return;
+    ddb_client_shutdown(c);
     /* Workers drain the queue; anything left means none ever started. */
     while (c->head) {
         ddb_item_t *it = c->head;

@@ -168,6 +168,10 @@ void ddb_client_metrics(ddb_client_t *c, ddb_client_metrics_t *out);
 
 /* Stops the workers: an attempt in flight is aborted, queued calls complete
  * with KEEL_ESHUTDOWN; returns after every done() ran. NULL is fine. */
+/* Stops the workers: every pending and running call completes (running ones
+ * cut short, pending ones with KEEL_ESHUTDOWN) before this returns; later
+ * ddb_call()s answer KEEL_ESHUTDOWN. Idempotent; not from done(). */
+void ddb_client_shutdown(ddb_client_t *c);
 void ddb_client_free(ddb_client_t *c);
 
 #endif

@@ -393,7 +393,9 @@ static void on_query(sd_t *sd, void *arg, int status, json_t *body, const char *
     (void)message;
     query_t *q = arg;
     if (status != 0) {
-        query_answer(q, status == KEEL_EINVAL ? KEEL_EINVAL : backend_status(status));
+        /* Cursors were checked before: a refused query is a backend fault
+         * (e.g. a table without the GSI), not the caller's. */
+        query_answer(q, backend_status(status));
         return;
     }
     json_t *items = json_object_get(body, "Items");

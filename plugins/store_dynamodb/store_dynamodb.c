@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { PROBE_MS = 2000, CREATE_WAIT_S = 120 };
+enum { PROBE_MS = 2000, CREATE_WAIT_S = 120, REFRESH_BACKOFF_S = 30 };
 
 static const keel_config_key_t sd_config_keys[] = {
     {"table", KEEL_CFG_STRING, "keel-orders", "the orders table (with its GSI " SD_INDEX ")", 0,
@@ -97,17 +97,29 @@ static int sign(void *arg, const char *host, const char *target, const char *bod
 {
     sd_t *sd = arg;
     static __thread ddb_creds_t creds; /* per worker: 2 KB, off the stack */
+    int64_t now = (int64_t)time(NULL);
     pthread_mutex_lock(&sd->creds_lock);
-    if (ddb_creds_stale(&sd->creds, (int64_t)time(NULL))) {
-        ddb_creds_t fresh;
-        char err[256];
-        if (ddb_creds_resolve(&sd->creds_cfg, &fresh, err, sizeof err) == 0)
-            sd->creds = fresh;
-        else
-            sd->host->log(sd->self, KEEL_LOG_WARN, "cannot refresh credentials: %s", err);
-    }
+    /* One worker refreshes (IMDS can take seconds), outside the lock; the
+     * others keep signing with the current credentials meanwhile. A failed
+     * refresh is tried again after REFRESH_BACKOFF_S. */
+    bool refresh = ddb_creds_stale(&sd->creds, now) && !sd->refreshing && now >= sd->refresh_after;
+    sd->refreshing |= refresh;
     creds = sd->creds;
     pthread_mutex_unlock(&sd->creds_lock);
+    if (refresh) {
+        ddb_creds_t fresh;
+        char err[256];
+        int rc = ddb_creds_resolve(&sd->creds_cfg, &fresh, err, sizeof err);
+        pthread_mutex_lock(&sd->creds_lock);
+        if (rc == 0)
+            sd->creds = creds = fresh;
+        else
+            sd->refresh_after = now + REFRESH_BACKOFF_S;
+        sd->refreshing = false;
+        pthread_mutex_unlock(&sd->creds_lock);
+        if (rc != 0)
+            sd->host->log(sd->self, KEEL_LOG_WARN, "cannot refresh credentials: %s", err);
+    }
     char date[SIGV4_AMZ_DATE_LEN + 1], auth[1024], line[2200];
     if (sigv4_amz_date(time(NULL), date) != 0)
         return KEEL_EINVAL;
@@ -459,10 +471,13 @@ static int sd_start(void *ctx)
     return sd->host->timer_add(sd->self, PROBE_MS, PROBE_MS, probe, sd, &sd->probe);
 }
 
+/* Stops after every instance that uses the store: pending calls complete
+ * now (cut short: KEEL_ESHUTDOWN), while their callers still exist. */
 static void sd_stop(void *ctx)
 {
     sd_t *sd = ctx;
     atomic_store(&sd->stopping, true);
+    ddb_client_shutdown(sd->client);
     if (sd->boot_started) {
         pthread_join(sd->boot, NULL);
         sd->boot_started = false;

@@ -45,7 +45,9 @@ typedef struct sd {
 
     ddb_creds_config_t creds_cfg;
     pthread_mutex_t creds_lock;
-    ddb_creds_t creds; /* under creds_lock */
+    ddb_creds_t creds; /* under creds_lock, with the two below */
+    bool refreshing;
+    int64_t refresh_after;
     sigv4_key_cache_t keys;
 
     /* Health: the outcome of the last call that reached (or failed to

@@ -58,6 +58,10 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["order_id"
 check "same id, other payload" 409 "${J[@]}" --data-binary "${SEED/123 Main St/9 Other St}" "$O"
 is_error_json conflict
 
+# The longest id validation allows (64 characters) fits the queue's dedup id.
+LONG_ID=$(printf 'L%.0s' $(seq 1 64))
+check "64-character order_id" 202 "${J[@]}" --data-binary "${SEED/ORD-12345/$LONG_ID}" "$O"
+
 check "snake_case order without order_id" 202 "${J[@]}" \
   --data-binary '{"customer_id":"CUST-1","amount":5.00,"items":[{"product_id":"P-1","quantity":1,"price":5.00}]}' "$O"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["order_id"])==26 and d["status"]=="QUEUED"' "$BODY" &&
@@ -126,8 +130,8 @@ check "admin queues" 200 "$BASE/api/v1/admin/queues"
 python3 -c '
 import json, sys
 q = json.load(open(sys.argv[1]))["queues"][0]
-assert q["name"] == "orders" and q["visible"] == 7, q' "$BODY" &&
-  pass "the queue holds exactly the 7 distinct orders accepted" || fail "queue stats: $(cat "$BODY")"
+assert q["name"] == "orders" and q["visible"] == 8, q' "$BODY" &&
+  pass "the queue holds exactly the 8 distinct orders accepted" || fail "queue stats: $(cat "$BODY")"
 http_down orders
 
 # A queue with room for two messages: the third distinct order gets 503.
