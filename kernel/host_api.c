@@ -386,6 +386,16 @@ static int host_readiness(keel_plugin_t *self, char *why, size_t why_len)
     return self ? kernel_readiness(self->kernel, why, why_len) : KEEL_EINVAL;
 }
 
+static int host_instance_info(keel_plugin_t *self, size_t index, keel_instance_info_t *out)
+{
+    return self ? kernel_instance_info(self->kernel, index, out) : KEEL_EINVAL;
+}
+
+static const char *host_version(void)
+{
+    return KEEL_VERSION_STRING;
+}
+
 static const keel_host_api_t host_table = {
     .struct_size = sizeof(keel_host_api_t),
     .abi_major = KEEL_ABI_MAJOR,
@@ -431,6 +441,8 @@ static const keel_host_api_t host_table = {
     .batch_complete = pipeline_batch_complete,
     .readiness = host_readiness,
     .batch_set_attr = pipeline_batch_set_attr,
+    .instance_info = host_instance_info,
+    .version = host_version,
 };
 
 const keel_host_api_t *host_api(void)

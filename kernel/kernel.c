@@ -364,6 +364,27 @@ int kernel_service_lookup(kernel_t *k, const char *instance, const char *interfa
     return services_lookup(k, NULL, instance, interface, version, out);
 }
 
+int kernel_instance_info(kernel_t *k, size_t index, keel_instance_info_t *out)
+{
+    if (out == NULL)
+        return KEEL_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (index >= k->instance_count)
+        return KEEL_ENOTFOUND;
+    const keel_plugin_t *inst = &k->instances[index];
+    out->name = inst->name;
+    out->module = inst->module->desc.name;
+    out->version = inst->module->desc.version ? inst->module->desc.version : "";
+    out->started = inst->started && k->phase == PHASE_RUNNING;
+    out->has_health = inst->module->desc.health != NULL;
+    if (out->started && out->has_health) {
+        out->health = inst->module->desc.health(inst->ctx, out->why, sizeof out->why);
+        if (out->health != 0 && out->why[0] == '\0')
+            snprintf(out->why, sizeof out->why, "%s", host_api()->strerror(out->health));
+    }
+    return 0;
+}
+
 int kernel_readiness(kernel_t *k, char *why, size_t why_len)
 {
     char none[1];

@@ -71,5 +71,7 @@ int kernel_service_lookup(kernel_t *k, const char *instance, const char *interfa
 size_t kernel_instance_count(const kernel_t *k);
 /* See host->readiness. */
 int kernel_readiness(kernel_t *k, char *why, size_t why_len);
+/* The host API's instance_info (see keel.h). */
+int kernel_instance_info(kernel_t *k, size_t index, keel_instance_info_t *out);
 
 #endif

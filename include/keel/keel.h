@@ -105,9 +105,10 @@ extern "C" {
  *  1.2  appended descriptor `step` (pipeline steps); host API `batch_*`
  *       and `readiness`.
  *  1.3  appended host API `batch_set_attr`; error KEEL_EAGAIN.
+ *  1.4  appended host API `instance_info` and `version` (operators' tools).
  */
 #define KEEL_ABI_MAJOR 1
-#define KEEL_ABI_MINOR 3
+#define KEEL_ABI_MINOR 4
 
 /** Packs a service interface version: same major required, minor >= asked. */
 #define KEEL_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
@@ -146,9 +147,9 @@ enum keel_error {
     KEEL_EFULL = -10,    /* capacity reached; back off and retry */
     KEEL_EUNAVAIL = -11, /* a backend is unavailable; retry later */
     KEEL_ETIMEDOUT = -12,
-    KEEL_ESTALE = -13,   /* a token or handle no longer matches */
-    KEEL_EIO = -14,      /* input/output error */
-    KEEL_EFAILED = -15,  /* the plugin reported a failure (see its log) */
+    KEEL_ESTALE = -13,    /* a token or handle no longer matches */
+    KEEL_EIO = -14,       /* input/output error */
+    KEEL_EFAILED = -15,   /* the plugin reported a failure (see its log) */
     KEEL_ECONFLICT = -16, /* exists with other content (store put: HTTP 409) */
     KEEL_EAGAIN = -17     /* (1.3) cannot answer without waiting: use the async call */
 };
@@ -433,6 +434,17 @@ typedef void (*keel_work_fn)(void *arg);
     ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field) &&                 \
      (table)->field != NULL)
 
+/** One instance of the running configuration, as instance_info() tells it. */
+typedef struct keel_instance_info {
+    const char *name;    /* the instance name from the config */
+    const char *module;  /* the plugin's descriptor name */
+    const char *version; /* the plugin's own version; "" when it declares none */
+    bool started;        /* start() returned 0 and stop() has not run */
+    bool has_health;     /* the plugin has a `health` callback */
+    int health;          /* 0, or what `health` answered (0 without one) */
+    char why[256];       /* the health callback's reason when health != 0 */
+} keel_instance_info_t;
+
 struct keel_host_api {
     uint32_t struct_size; /* sizeof(keel_host_api_t) in the host */
     uint16_t abi_major;   /* the host's KEEL_ABI_MAJOR */
@@ -664,6 +676,20 @@ struct keel_host_api {
      * completed). Errors: KEEL_EINVAL, KEEL_ESTATE, KEEL_ENOMEM.
      */
     int (*batch_set_attr)(keel_batch_t *batch, size_t index, const char *key, const char *value);
+
+    /* ---- appended in ABI 1.4 ---- */
+
+    /**
+     * Describes the index-th instance of the configuration (config order),
+     * for operators' tools (the admin API's plugin list). Strings are
+     * borrowed from the kernel and live until destroy(). Calls the
+     * instance's health callback when it is started: same thread rules as
+     * readiness(). 0; KEEL_ENOTFOUND past the last instance; KEEL_EINVAL.
+     */
+    int (*instance_info)(keel_plugin_t *self, size_t index, keel_instance_info_t *out);
+
+    /** keeld's own version ("0.1.0"). Any thread; static storage. */
+    const char *(*version)(void);
 };
 
 #ifdef __cplusplus

@@ -37,7 +37,7 @@
  *
  * Versions: 2.0 appended keel_order_record_t.message_id (a major change:
  * callers pass records to put(), so a provider must not read the field
- * from a 1.x caller) and peek_hash().
+ * from a 1.x caller), peek_hash() and backup() (both optional).
  *
  * EXPERIMENTAL until the DynamoDB provider passes the same conformance
  * suite: the interface may still change before 1.0 is frozen.
@@ -93,6 +93,8 @@ typedef void (*keel_store_page_fn)(void *arg, int status, const keel_order_recor
                                    size_t count, const char *next_cursor);
 /** The block [first, first + count) is yours. */
 typedef void (*keel_store_sequence_fn)(void *arg, int status, uint64_t first, uint64_t count);
+/** `bytes` is the size of the copy written (0 on failure). */
+typedef void (*keel_store_backup_fn)(void *arg, int status, uint64_t bytes);
 
 typedef struct keel_store_api {
     uint32_t struct_size;
@@ -153,6 +155,21 @@ typedef struct keel_store_api {
      * (use get()); KEEL_EINVAL; KEEL_EUNAVAIL / KEEL_EIO.
      */
     int (*peek_hash)(void *ctx, const char *order_id, char hash_out[65]);
+
+    /**
+     * Optional (check with KEEL_HAS), appended in 2.0: hot backup. Writes
+     * a compact, consistent point-in-time copy of every order, index entry
+     * and sequence to the file `path` while the store keeps running; the
+     * copy is fsynced, then renamed into place (and its directory
+     * fsynced), so `path` is either absent or complete. Providers whose
+     * backend has its own backups (a cloud database) leave it NULL.
+     * done(arg, status, bytes) runs once on a provider thread: 0;
+     * KEEL_EIO (cannot write the copy); KEEL_EFULL (disk full);
+     * KEEL_EUNAVAIL (the store is not open). Returns 0, KEEL_EINVAL
+     * (empty path, no done), KEEL_ESHUTDOWN, KEEL_ENOMEM (done will not
+     * run).
+     */
+    int (*backup)(void *ctx, const char *path, keel_store_backup_fn done, void *arg);
 } keel_store_api_t;
 
 #ifdef __cplusplus

@@ -1,5 +1,7 @@
-/* admin.c — /api/v1/admin/queues...: queue stats, DLQ peek, redrive and
- * purge against the configured queue instance.
+/* admin.c — /api/v1/admin/queues...: queue stats, DLQ peek (a page, or
+ * one message by id), redrive and purge against the configured queue
+ * instance; /api/v1/admin/plugins (instances, modules, versions, health).
+ * The backup routes are in backup.c.
  *
  * stats() and dlq_list() are short synchronous reads and run on the loop.
  * Redrive and purge are asynchronous: their completion runs on a queue
@@ -160,6 +162,84 @@ static void dlq_list(http_exchange_t *ex)
     send_json(ex, 200,
               json_pack("{s:s, s:o, s:o}", "queue", ex->match.param, "messages", entries,
                         "next_cursor", next));
+}
+
+/* One DLQ message by id: locate() says at once whether it is dead; then
+ * the DLQ is scanned page by page (oldest first) for its entry. */
+static void dlq_show(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    const char *queue = ex->match.param, *id = ex->match.param2;
+    if (KEEL_HAS(srv->queue, keel_queue_api_t, locate)) {
+        keel_queue_location_t where;
+        int rc = srv->queue->locate(srv->queue_ctx, queue, id, &where);
+        if (rc == KEEL_EINVAL || (rc == 0 && where.where != KEEL_QUEUE_DEAD)) {
+            http_error(ex, 404, "not_found", "no message '%s' in the DLQ of '%s'", id, queue);
+            return;
+        }
+        if (rc != 0) {
+            queue_error(ex, rc);
+            return;
+        }
+    }
+    char *cursor = NULL;
+    for (;;) {
+        keel_queue_dlq_page_t *page = NULL;
+        int rc = srv->queue->dlq_list(srv->queue_ctx, queue, cursor, DLQ_MAX_LIMIT, &page);
+        free(cursor);
+        cursor = NULL;
+        if (rc != 0) {
+            queue_error(ex, rc);
+            return;
+        }
+        for (size_t i = 0; i < page->count; i++) {
+            if (strcmp(page->entries[i].message_id, id) != 0)
+                continue;
+            json_t *entry = dlq_entry_json(&page->entries[i]);
+            srv->queue->dlq_page_free(srv->queue_ctx, page);
+            if (entry != NULL)
+                json_object_set_new(entry, "queue", json_string(queue));
+            send_json(ex, 200, entry);
+            return;
+        }
+        if (page->next_cursor != NULL && (cursor = strdup(page->next_cursor)) == NULL) {
+            srv->queue->dlq_page_free(srv->queue_ctx, page);
+            http_error(ex, 500, "internal", "out of memory");
+            return;
+        }
+        srv->queue->dlq_page_free(srv->queue_ctx, page);
+        if (cursor == NULL)
+            break;
+    }
+    http_error(ex, 404, "not_found", "no message '%s' in the DLQ of '%s'", id, queue);
+}
+
+/* Every instance of the configuration with its module, version and health
+ * (host API 1.4; an older keeld answers 501). */
+static void list_plugins(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    const keel_host_api_t *host = srv->host;
+    if (!KEEL_HAS(host, keel_host_api_t, instance_info)) {
+        http_error(ex, 501, "not_implemented", "this keeld cannot list its instances (ABI < 1.4)");
+        return;
+    }
+    json_t *list = json_array();
+    keel_instance_info_t info;
+    for (size_t i = 0; host->instance_info(srv->self, i, &info) == 0; i++) {
+        const char *health = !info.started      ? "stopped"
+                             : !info.has_health ? "unknown"
+                             : info.health == 0 ? "ok"
+                                                : "unhealthy";
+        json_t *item = json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", info.name, "module",
+                                 info.module ? info.module : "", "version", info.version, "started",
+                                 info.started, "health", health);
+        if (item != NULL && info.health != 0)
+            json_object_set_new(item, "reason", json_string(info.why));
+        json_array_append_new(list, item);
+    }
+    const char *version = KEEL_HAS(host, keel_host_api_t, version) ? host->version() : "";
+    send_json(ex, 200, json_pack("{s:s, s:o}", "keel_version", version, "plugins", list));
 }
 
 /* ---- asynchronous calls ---- */
@@ -342,6 +422,17 @@ static void dlq_purge(http_exchange_t *ex)
 void http_admin(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
+    switch (ex->match.route) {
+    case ROUTE_ADMIN_PLUGINS:
+        list_plugins(ex);
+        return;
+    case ROUTE_ADMIN_BACKUP_START:
+    case ROUTE_ADMIN_BACKUP_STATUS:
+        http_backup(ex);
+        return;
+    default:
+        break;
+    }
     if (srv->queue == NULL) {
         http_error(ex, 404, "not_found", "no queue instance is configured (http config `queue`)");
         return;
@@ -362,6 +453,9 @@ void http_admin(http_exchange_t *ex)
         return;
     case ROUTE_ADMIN_DLQ_PURGE:
         dlq_purge(ex);
+        return;
+    case ROUTE_ADMIN_DLQ_SHOW:
+        dlq_show(ex);
         return;
     default:
         http_error(ex, 404, "not_found", "no such route");

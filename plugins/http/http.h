@@ -121,6 +121,7 @@ struct http_server {
     const keel_store_api_t *store; /* NULL without `store` */
     void *store_ctx;
     struct accepted *accepted;   /* orders whose record is being stored (accepted.h) */
+    struct http_backup *backup;  /* the running or last backup (backup.c) */
     struct ratelimit *ratelimit; /* NULL when rate is 0 */
     struct ssl_ctx_st *ssl_ctx;  /* NULL without TLS */
     http_loop_t *loops;
@@ -202,6 +203,13 @@ void http_static(http_exchange_t *ex);
 
 /* admin.c */
 void http_admin(http_exchange_t *ex);
+
+/* backup.c: POST/GET /api/v1/admin/backup (hot backup of the queue and
+ * store envs into a directory, one at a time, polled for progress). */
+struct http_backup *http_backup_new(void);
+/* False while a backup still runs (then it is leaked, not freed). */
+bool http_backup_free(struct http_backup *b);
+void http_backup(http_exchange_t *ex);
 
 /* orders.c: /api/v1/orders (404 unless queue, validate and store are set). */
 void http_orders(http_exchange_t *ex);

@@ -16,6 +16,8 @@ static void server_free(http_server_t *srv)
         return; /* a late callback may still use it: leaked (logged by http_server_free) */
     http_tls_free(srv);
     accepted_free(srv->accepted);
+    if (srv->backup != NULL)
+        http_backup_free(srv->backup);
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
     free(srv);
@@ -75,6 +77,8 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         srv->store_ctx = rc == 0 ? svc.ctx : NULL;
     }
     if (rc == 0 && srv->store != NULL && (srv->accepted = accepted_new()) == NULL)
+        rc = KEEL_ENOMEM;
+    if (rc == 0 && (srv->backup = http_backup_new()) == NULL)
         rc = KEEL_ENOMEM;
     if (rc == 0 && srv->cfg.rate > 0) {
         srv->ratelimit = ratelimit_new(srv->cfg.rate, srv->cfg.burst, RATELIMIT_CLIENTS);

@@ -416,8 +416,8 @@ void http_handle(struct evhttp_request *req, void *arg)
         return;
     if (ex->match.route == ROUTE_API_UNKNOWN)
         http_error(ex, 404, "not_found", "no API route %s %s", ex->method_name, ex->path);
-    else if (ex->match.route >= ROUTE_ORDERS_CREATE)
-        http_orders(ex);
-    else
+    else if (ex->match.is_admin)
         http_admin(ex);
+    else
+        http_orders(ex);
 }

@@ -25,13 +25,31 @@ static const route_entry_t routes[] = {
     {"/api/v1/orders", HTTP_M_POST, ROUTE_ORDERS_CREATE, false},
     {"/api/v1/orders", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ORDERS_LIST, false},
     {"/api/v1/orders/{id}", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ORDER_GET, false},
+    /* After .../dlq/redrive, which keeps that path (GET there is 405). */
+    {"/api/v1/admin/queues/{q}/dlq/{id}", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ADMIN_DLQ_SHOW, true},
+    {"/api/v1/admin/backup", HTTP_M_POST, ROUTE_ADMIN_BACKUP_START, true},
+    {"/api/v1/admin/backup", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ADMIN_BACKUP_STATUS, true},
+    {"/api/v1/admin/plugins", HTTP_M_GET | HTTP_M_HEAD, ROUTE_ADMIN_PLUGINS, true},
 };
 
 static const char *const route_names[ROUTE_COUNT] = {
-    "healthz",        "readyz",          "metrics",           "admin_queues",
-    "admin_dlq_list", "admin_dlq_purge", "admin_dlq_redrive", "api_unknown",
-    "static",         "preflight",       "orders_create",     "orders_list",
+    "healthz",
+    "readyz",
+    "metrics",
+    "admin_queues",
+    "admin_dlq_list",
+    "admin_dlq_purge",
+    "admin_dlq_redrive",
+    "api_unknown",
+    "static",
+    "preflight",
+    "orders_create",
+    "orders_list",
     "order_get",
+    "admin_dlq_show",
+    "admin_backup_start",
+    "admin_backup_status",
+    "admin_plugins",
 };
 
 const char *route_name(http_route_t route)
@@ -46,10 +64,12 @@ static bool param_char(char c)
            c == '_' || c == '-' || c == ':';
 }
 
-/* Matches one pattern; copies a variable segment into param. */
-static bool pattern_match(const char *pattern, const char *path, char *param)
+/* Matches one pattern; copies the variable segments into params[0..1]. */
+static bool pattern_match(const char *pattern, const char *path,
+                          char params[2][ROUTE_PARAM_MAX + 1], int *var_count)
 {
     const char *p = pattern, *s = path;
+    int vars = 0;
     while (*p != '\0') {
         if (*p == '{') {
             const char *close = strchr(p, '}');
@@ -58,10 +78,10 @@ static bool pattern_match(const char *pattern, const char *path, char *param)
             size_t n = 0;
             while (param_char(s[n]))
                 n++;
-            if (n == 0 || n > ROUTE_PARAM_MAX || (s[n] != '/' && s[n] != '\0'))
+            if (n == 0 || n > ROUTE_PARAM_MAX || (s[n] != '/' && s[n] != '\0') || vars > 1)
                 return false;
-            memcpy(param, s, n);
-            param[n] = '\0';
+            memcpy(params[vars], s, n);
+            params[vars++][n] = '\0';
             s += n;
             p = close + 1;
             continue;
@@ -71,23 +91,32 @@ static bool pattern_match(const char *pattern, const char *path, char *param)
         p++;
         s++;
     }
+    *var_count = vars;
     return *s == '\0';
 }
 
 void route_match(unsigned method, const char *path, route_match_t *out)
 {
     memset(out, 0, sizeof *out);
-    char param[ROUTE_PARAM_MAX + 1];
+    char params[2][ROUTE_PARAM_MAX + 1];
     bool found = false;
+    int found_vars = 0, vars = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!pattern_match(routes[i].pattern, path, param))
+        params[0][0] = params[1][0] = '\0';
+        if (!pattern_match(routes[i].pattern, path, params, &vars))
             continue;
+        /* The first pattern that matched decides: one with more variables
+         * (.../dlq/{id} for .../dlq/redrive) does not add its methods. */
+        if (found && vars != found_vars)
+            continue;
+        found_vars = vars;
         out->allowed |= routes[i].methods;
         if (!found || (routes[i].methods & method) != 0) {
             out->route = routes[i].route;
             out->is_admin = routes[i].admin;
             out->method_allowed = (routes[i].methods & method) != 0;
-            memcpy(out->param, param, sizeof param);
+            memcpy(out->param, params[0], sizeof out->param);
+            memcpy(out->param2, params[1], sizeof out->param2);
             found = true;
         }
     }

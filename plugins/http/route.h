@@ -34,6 +34,11 @@ typedef enum http_route {
     ROUTE_ORDERS_CREATE, /* POST /api/v1/orders */
     ROUTE_ORDERS_LIST,   /* GET /api/v1/orders?customer_id= */
     ROUTE_ORDER_GET,     /* GET /api/v1/orders/{id} */
+    /* Operators' admin routes (keelctl): */
+    ROUTE_ADMIN_DLQ_SHOW,      /* GET /api/v1/admin/queues/{q}/dlq/{id} */
+    ROUTE_ADMIN_BACKUP_START,  /* POST /api/v1/admin/backup */
+    ROUTE_ADMIN_BACKUP_STATUS, /* GET /api/v1/admin/backup */
+    ROUTE_ADMIN_PLUGINS,       /* GET /api/v1/admin/plugins */
     ROUTE_COUNT
 } http_route_t;
 
@@ -41,11 +46,12 @@ typedef enum http_route {
 
 typedef struct route_match {
     http_route_t route;
-    bool method_allowed;             /* false: answer 405 with `allowed` */
-    unsigned allowed;                /* methods the path accepts */
-    bool is_api;                     /* under /api: JSON errors, auth, rate limit */
-    bool is_admin;                   /* needs an admin key when admin keys exist */
-    char param[ROUTE_PARAM_MAX + 1]; /* the {q} or {id} segment, if any */
+    bool method_allowed;              /* false: answer 405 with `allowed` */
+    unsigned allowed;                 /* methods the path accepts */
+    bool is_api;                      /* under /api: JSON errors, auth, rate limit */
+    bool is_admin;                    /* needs an admin key when admin keys exist */
+    char param[ROUTE_PARAM_MAX + 1];  /* the first {q} or {id} segment, if any */
+    char param2[ROUTE_PARAM_MAX + 1]; /* the second one (.../{q}/dlq/{id}) */
 } route_match_t;
 
 /** Matches `path` (the raw, still percent-encoded path, without query) for

@@ -226,4 +226,5 @@ const keel_store_api_t sl_store_api = {
     .query_customer = sl_query_customer,
     .sequence_next = sl_sequence_next,
     .peek_hash = sl_peek_hash,
+    .backup = sl_backup,
 };

@@ -121,6 +121,9 @@ bool sl_record_valid(const keel_order_record_t *record);
 sl_req_t *sl_new_record_request(sl_t *sl, sl_op_t op, const keel_order_record_t *record);
 int sl_submit_write(sl_t *sl, sl_req_t *req);
 
+/* backup.c: the service's backup() (hot, compact copy of the env) */
+int sl_backup(void *ctx, const char *path, keel_store_backup_fn done, void *arg);
+
 /* step.c: the descriptor's `step` (confirms orders in a pipeline) */
 int sl_step(void *ctx, keel_batch_t *batch);
 

@@ -46,6 +46,20 @@ static void test_params_and_methods(void **state)
     route_match(HTTP_M_GET, "/api/v1/admin/queues/q/dlq/redrive", &m);
     assert_false(m.method_allowed);
     assert_int_equal(m.allowed, HTTP_M_POST);
+    route_match(HTTP_M_GET, "/api/v1/admin/queues/orders/dlq/01ABC", &m);
+    assert_int_equal(m.route, ROUTE_ADMIN_DLQ_SHOW);
+    assert_true(m.is_admin && m.method_allowed);
+    assert_string_equal(m.param, "orders");
+    assert_string_equal(m.param2, "01ABC");
+    route_match(HTTP_M_POST, "/api/v1/admin/backup", &m);
+    assert_int_equal(m.route, ROUTE_ADMIN_BACKUP_START);
+    assert_true(m.is_admin);
+    route_match(HTTP_M_GET, "/api/v1/admin/backup", &m);
+    assert_int_equal(m.route, ROUTE_ADMIN_BACKUP_STATUS);
+    route_match(HTTP_M_GET, "/api/v1/admin/plugins", &m);
+    assert_int_equal(m.route, ROUTE_ADMIN_PLUGINS);
+    assert_true(m.is_admin);
+    assert_string_equal(route_name(ROUTE_ADMIN_PLUGINS), "admin_plugins");
 }
 
 static void test_unknown_and_static(void **state)
