@@ -14,7 +14,7 @@ packages=(
   libevent-dev libmsgpack-dev liblmdb-dev lmdb-utils libfyaml-dev
   libcmocka-dev libjansson-dev libyajl-dev libjsmn-dev libcurl4-openssl-dev libssl-dev
   zlib1g-dev
-  curl python3 openssl e2fsprogs
+  curl python3 openssl e2fsprogs tzdata
   chromium
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
