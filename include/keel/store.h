@@ -14,7 +14,9 @@
  *    only if the stored version still equals the one the caller read
  *    (optimistic concurrency); each update bumps the version.
  *  - query_customer() pages a customer's orders newest first (created_at
- *    descending, then order_id ascending) with an opaque cursor.
+ *    descending) with an opaque cursor; orders created in the same
+ *    millisecond come in an order of the backend's (store_lmdb: order_id
+ *    ascending) that paging keeps: none is skipped or repeated.
  *  - sequence_next() hands out blocks of a named counter; a number is
  *    never handed out twice, also across crashes and across nodes sharing
  *    one backend (e.g. for confirmation numbers).

@@ -329,6 +329,23 @@ static void order_list(http_exchange_t *ex)
 
 /* ---- POST /api/v1/orders ---- */
 
+/* A warning about the store, at most once per 10 s with the count of the
+ * ones held back, so an outage does not flood the log (any thread). */
+static void store_warning(http_server_t *srv, const char *order_id, const char *what, int rc)
+{
+    static _Atomic uint64_t next_ms, held;
+    uint64_t now = srv->host->now_ms(srv->self), due = atomic_load(&next_ms);
+    if (now < due || !atomic_compare_exchange_strong(&next_ms, &due, now + 10000)) {
+        atomic_fetch_add(&held, 1);
+        return;
+    }
+    srv->host->log(srv->self, KEEL_LOG_WARN,
+                   "order %s: %s (%s); the pipeline will store it (%llu more like this since "
+                   "the last warning)",
+                   order_id, what, srv->host->strerror(rc),
+                   (unsigned long long)atomic_exchange(&held, 0));
+}
+
 static void answer_queued(http_pending_t *p, int status)
 {
     order_call_t *c = p->data;
@@ -375,10 +392,7 @@ static void on_record_written(void *arg, int status, const keel_order_record_t *
     (void)record;
     /* KEEL_EEXIST: the pipeline was faster and stored it already. */
     if (status != 0 && status != KEEL_EEXIST)
-        srv->host->log(srv->self, KEEL_LOG_WARN,
-                       "order %s is queued but its record was not stored (%s); the pipeline "
-                       "will create it",
-                       w->order_id, srv->host->strerror(status));
+        store_warning(srv, w->order_id, "queued, but its QUEUED record was not written", status);
     if (w->owned)
         accepted_release(srv->accepted, w->order_id);
     free(w);
@@ -417,10 +431,7 @@ static void write_record(http_server_t *srv, order_call_t *c)
         atomic_fetch_sub(&srv->outstanding, 1);
         free(w);
     }
-    srv->host->log(srv->self, KEEL_LOG_WARN,
-                   "order %s is queued but its record was not stored (%s); the pipeline will "
-                   "create it",
-                   o->order_id, srv->host->strerror(rc));
+    store_warning(srv, o->order_id, "queued, but its QUEUED record was not written", rc);
     if (owned)
         accepted_release(srv->accepted, o->order_id);
 }
@@ -503,17 +514,31 @@ static bool claim(http_pending_t *p)
     return true;
 }
 
+static http_server_t *srv_of(http_pending_t *p)
+{
+    return p->loop->srv;
+}
+
 static void lookup_done(http_pending_t *p)
 {
     order_call_t *c = p->data;
-    if (p->status == KEEL_ENOTFOUND)
+    if (p->status == KEEL_ENOTFOUND) {
         enqueue(p);
-    else if (p->status != 0)
+    } else if (p->status == KEEL_EUNAVAIL || p->status == KEEL_EIO || p->status == KEEL_ETIMEDOUT) {
+        /* The store is down: accept the order anyway, it waits safely in
+         * the queue. Idempotency then rests on the queue's dedup window
+         * and on the store step, which dead-letters another payload under
+         * a stored id instead of overwriting it. */
+        store_warning(srv_of(p), c->order->order_id, "accepted without the idempotency check",
+                      p->status);
+        enqueue(p);
+    } else if (p->status != 0) {
         backend_fail(p, "store", p->status);
-    else if (strcmp(c->found_hash, c->hash) != 0)
+    } else if (strcmp(c->found_hash, c->hash) != 0) {
         conflict(p);
-    else
+    } else {
         send_result(p);
+    }
 }
 
 /* Answers 400/422 for an order that failed to parse or validate. */

@@ -120,7 +120,8 @@ typedef struct op {
     json_t *item;   /* put: what was written */
     char *order_id; /* put, update: for the re-read */
     uint64_t expected;
-    char *upd[3]; /* update: status, confirmation_number, error (NULL: keep) */
+    char *upd[3];   /* update: status, confirmation_number, error (NULL: keep) */
+    bool not_order; /* get: the key of a sequence counter, never an order */
 } op_t;
 
 static void op_free(op_t *op)
@@ -157,8 +158,8 @@ static void on_get(sd_t *sd, void *arg, int status, json_t *body, const char *me
     json_t *item = json_object_get(body, "Item");
     if (status != 0)
         answer_item(op, backend_status(status), NULL);
-    else if (item == NULL)
-        answer_item(op, KEEL_ENOTFOUND, NULL);
+    else if (item == NULL || op->not_order)
+        answer_item(op, KEEL_ENOTFOUND, NULL); /* none, or a sequence counter */
     else
         answer_item(op, 0, item);
 }
@@ -252,6 +253,7 @@ static int sd_get(void *ctx, const char *order_id, keel_store_record_fn done, vo
         return KEEL_ENOMEM;
     op->done = done;
     op->arg = arg;
+    op->not_order = strchr(order_id, '#') != NULL;
     int rc = sd_request(sd, "GetItem", get_body(order_id), on_get, op);
     if (rc != 0)
         op_free(op);
@@ -541,6 +543,7 @@ typedef struct step_batch step_batch_t;
 typedef struct step_item {
     step_batch_t *owner;
     size_t index;
+    bool reread; /* the conditional write failed; the item was read back */
 } step_item_t;
 
 struct step_batch {
@@ -558,6 +561,30 @@ static void item_done(step_batch_t *sb)
     free(sb);
 }
 
+static const char *attr(const keel_msg_t *msg, const char *key);
+static void on_confirmed(sd_t *sd, void *arg, int status, json_t *body, const char *message);
+
+/* The condition failed: another payload under this id, or the order is
+ * CONFIRMED already (a redelivery: left untouched). The stored item says
+ * which. */
+static void on_confirm_reread(sd_t *sd, void *arg, int status, json_t *body, const char *message)
+{
+    step_item_t *item = arg;
+    const keel_msg_t *msg = sd->host->batch_message(item->owner->batch, item->index);
+    json_t *stored = json_object_get(body, "Item");
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(stored, "payload_hash"), "S"));
+    if (status == 0 && stored != NULL && hash != NULL &&
+        strcmp(hash, attr(msg, "payload_hash")) != 0) {
+        on_confirmed(sd, arg, KEEL_ECONFLICT, NULL, message);
+        return;
+    }
+    json_t *wrapped = status == 0 && stored ? json_pack("{s:O}", "Attributes", stored) : NULL;
+    /* No number stored after all (changed meanwhile): try again later. */
+    on_confirmed(sd, arg, status != 0 ? status : wrapped ? 0 : KEEL_EUNAVAIL, wrapped, message);
+    json_decref(wrapped);
+}
+
 static void on_confirmed(sd_t *sd, void *arg, int status, json_t *body, const char *message)
 {
     step_item_t *item = arg;
@@ -566,6 +593,14 @@ static void on_confirmed(sd_t *sd, void *arg, int status, json_t *body, const ch
     const char *number = json_string_value(json_object_get(
         json_object_get(json_object_get(body, "Attributes"), "confirmation_number"), "S"));
     char reason[400];
+    if (status == KEEL_ECONFLICT && !item->reread) { /* the condition failed: find out why */
+        item->reread = true;
+        const keel_msg_t *msg = host->batch_message(sb->batch, item->index);
+        if (sd_request(sd, "GetItem", get_body(attr(msg, "order_id")), on_confirm_reread, item) ==
+            0)
+            return;
+        status = KEEL_EUNAVAIL;
+    }
     if (status == 0 && number != NULL) {
         /* The stored number counts: a redelivered order keeps its first. */
         host->batch_set_attr(sb->batch, item->index, "confirmation_number", number);
@@ -594,8 +629,10 @@ static const char *attr(const keel_msg_t *msg, const char *key)
     return NULL;
 }
 
-/* CONFIRMED with the number unless one is stored; the item is created
- * when missing; another payload under the id fails the condition. */
+/* CONFIRMED with the number; the item is created when missing. The
+ * condition fails for another payload under the id, and for an order
+ * already CONFIRMED (a redelivery, left untouched): on_confirmed reads the
+ * item back to tell which. */
 static json_t *confirm_body(const keel_order_record_t *r, uint64_t now)
 {
     json_t *order = json_stringn(r->order_json, r->order_json_len);
@@ -608,7 +645,9 @@ static json_t *confirm_body(const keel_order_record_t *r, uint64_t now)
                            "#m = if_not_exists(#m, :m), #cu = if_not_exists(#cu, :cu), "
                            "#h = if_not_exists(#h, :h), #o = if_not_exists(#o, :o), "
                            "#ca = if_not_exists(#ca, :now), #u = :now REMOVE #e ADD #v :one",
-                           "ConditionExpression", "attribute_not_exists(#id) OR #h = :h",
+                           "ConditionExpression",
+                           "attribute_not_exists(#id) OR (#h = :h AND "
+                           "(attribute_not_exists(#c) OR #s <> :confirmed))",
                            "ExpressionAttributeNames", "#s", "status", "#c", "confirmation_number",
                            "#m", "message_id", "#cu", "customer_id", "#h", "payload_hash", "#o",
                            "order", "#ca", "created_at", "#u", "updated_at", "#e", "error", "#v",
@@ -668,7 +707,7 @@ int sd_step(void *ctx, keel_batch_t *batch)
     sb->batch = batch;
     atomic_init(&sb->left, 1);
     for (size_t i = 0; i < count; i++) {
-        sb->items[i] = (step_item_t){sb, i};
+        sb->items[i] = (step_item_t){sb, i, false};
         confirm_one(sb, i);
     }
     if (atomic_fetch_sub(&sb->left, 1) != 1)
