@@ -30,6 +30,10 @@ python3 - "$KEEL_SOURCE_DIR/conf/keel.yaml" "$CONFIG" "$STEP_SO" <<'PY'
 import sys
 src, dst, so = sys.argv[1:]
 text = open(src).read()
+# conf/keel.yaml's own alarm instance gives way to the test's.
+import re
+text, n = re.subn(r"\n  - name: alarm\n    module: alarm\n(?:      .*\n|    config:\n)*", "\n", text)
+assert n == 1, "conf/keel.yaml has no alarm instance to replace"
 extra = f"""  - name: gate
     module: {so}
     config:
