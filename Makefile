@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan bench install format clean
+.PHONY: all deps build build-asan run test test-release test-asan bench memcheck install format clean
 
 all: build
 
@@ -43,6 +43,13 @@ test-asan: build-asan
 bench: build
 	@bash scripts/install-deps.sh bench
 	@bash tests/bench/run.sh $(BUILD)
+
+# Unit tests and the integration tests that are not timing-sensitive, with
+# keeld under valgrind memcheck (tests/tools/memcheck.cmake); reports in
+# $(BUILD)/memcheck.
+memcheck: build
+	@bash scripts/install-deps.sh memcheck
+	@bash tests/tools/memcheck.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

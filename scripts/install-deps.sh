@@ -6,6 +6,7 @@
 #                                    and the npm test tools (tests/node)
 #   scripts/install-deps.sh bench    also wrk, nginx and redis, the
 #                                    references `make bench` measures against
+#   scripts/install-deps.sh memcheck also valgrind, for `make memcheck`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ packages=(
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ "${1:-}" = bench ]; then
   packages+=(wrk nginx-light redis-server redis-tools)
+fi
+if [ "${1:-}" = memcheck ]; then
+  packages+=(valgrind)
 fi
 
 missing=()

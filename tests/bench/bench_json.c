@@ -212,6 +212,8 @@ int main(int argc, char **argv)
         }
         printf("%-30s %10.0f orders/s %8.1f MB/s  (msgpack %zu bytes)\n", parsers[p].name, best,
                best * (double)(sizeof order_json - 1) / 1e6, packed);
+        static const char *const keys[] = {"jansson", "yajl", "jsmn"};
+        printf("BENCH_RESULT json.%s_per_s=%.0f\n", keys[p], best);
     }
     msgpack_sbuffer_destroy(&out);
     return 0;

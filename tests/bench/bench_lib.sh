@@ -3,6 +3,10 @@
 # Everything listens on 127.0.0.1 only; every wait has a deadline; every
 # process we start is recorded in BENCH_PIDS and stopped by PID on exit.
 
+# A command that fails under set -e says which one, instead of a silent exit.
+bench_err_rc=0
+trap 'bench_err_rc=$?; echo "$(basename "$0"): line $LINENO: \"$BASH_COMMAND\" failed (status $bench_err_rc)" >&2' ERR
+
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 BENCH_PIDS=()
@@ -166,4 +170,15 @@ need_tools() {
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "missing: ${missing[*]}"
   return 1
+}
+
+# bench_result KEY VALUE: one machine-readable line, collected by run.sh
+# into BUILD/bench/report.md (tests/bench/report.py).
+bench_result() { echo "BENCH_RESULT $1=${2:-}"; }
+
+# rss_kib PID: "VmRSS RssAnon RssFile" of PID in KiB (RssFile is mostly
+# LMDB's map: page-cache pages of the data files, not heap).
+rss_kib() {
+  awk '$1 == "VmRSS:" { v = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 }
+       END { if (v == "") exit 1; printf "%d %d %d\n", v, a, f }' "/proc/$1/status" 2>/dev/null
 }

@@ -113,6 +113,8 @@ int main(int argc, char **argv)
     printf("%-58s %12.0f msg/s\n", "keel: source -> 3 msgpack steps over the worker pool", p);
     printf("%-58s %12.0f msg/s\n", "reference: same msgpack work, plain function calls", ref);
     printf("%-58s %11.1f %%\n", "ratio keel / reference", 100.0 * p / ref);
+    printf("BENCH_RESULT pipeline.msgs_per_s=%.0f\nBENCH_RESULT pipeline.reference_per_s=%.0f\n", p,
+           ref);
     printf("target: >= 1,000,000 msg/s or >= 50%% of the reference: %s\n",
            p >= 1e6 || p >= 0.5 * ref ? "met" : "NOT met");
     return 0;

@@ -324,6 +324,7 @@ static void bench_sends(bench_t *b, double seconds, double fsync_rate)
            SEND_PRODUCERS, rate, p50, p99);
     printf("  ratio to fdatasync:                        %10.1fx        (target >= 8x)\n",
            rate / fsync_rate);
+    printf("BENCH_RESULT queue.sends_threads_per_s=%.0f\n", rate);
     if (atomic_load(&b->send_failures) > 0)
         printf("  (%llu sends failed)\n", (unsigned long long)atomic_load(&b->send_failures));
 }
@@ -420,6 +421,7 @@ static void bench_sends_async(bench_t *b, double seconds, double fsync_rate)
     }
     printf("  ratio to fdatasync:                        %10.1fx        (target >= 8x)\n",
            rate / fsync_rate);
+    printf("BENCH_RESULT queue.sends_async_per_s=%.0f\n", rate);
 }
 
 /* ---- (c) send → receive → settle --------------------------------------- */
@@ -460,6 +462,7 @@ static void bench_cycle(bench_t *b, double seconds)
            "(target >= 100000/s)\n",
            CYCLE_PRODUCERS, b->entries_per_send, CYCLE_RECEIVERS, KEEL_QUEUE_MAX_BATCH,
            (double)deleted / elapsed, (double)sent / elapsed);
+    printf("BENCH_RESULT queue.cycle_deleted_per_s=%.0f\n", (double)deleted / elapsed);
     if (atomic_load(&b->send_failures) + atomic_load(&b->settle_failures) > 0)
         printf("  (%llu sends and %llu settles failed)\n",
                (unsigned long long)atomic_load(&b->send_failures),
@@ -492,6 +495,7 @@ int main(int argc, char **argv)
     double fsync_rate = fdatasync_rate(dir);
     printf("  raw write(256 B) + fdatasync, one thread: %10.0f /s       (%.0f us each)\n",
            fsync_rate, 1e6 / fsync_rate);
+    printf("BENCH_RESULT queue.fdatasync_per_s=%.0f\n", fsync_rate);
 
     char data[4096];
     snprintf(data, sizeof data, "%s/bench_queue.XXXXXX", dir);

@@ -77,6 +77,8 @@ int main(int argc, char **argv)
     printf("%-34s %10.0f orders/s %8.1f MB/s  (%.0f%% of the reference)\n",
            "validate (parse+rules+canon+pack)", ours, ours * (double)(sizeof order_json - 1) / 1e6,
            100.0 * ours / ref);
+    printf("BENCH_RESULT validate.per_s=%.0f\nBENCH_RESULT validate.reference_per_s=%.0f\n", ours,
+           ref);
     msgpack_sbuffer_destroy(&out);
     keel_harness_free(h);
     return 0;

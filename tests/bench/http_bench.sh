@@ -8,7 +8,8 @@
 #   redis  redis-server with appendfsync always; redis-benchmark LPUSHes the
 #          same order (fresh id per push) from 64 clients.
 # Prints keel's durable orders/s and p50/p99, the references, the ratios and
-# whether the floor (>= 40,000 orders/s with p99 <= 10 ms) is met.
+# whether the floor (>= 40,000 orders/s with p99 <= 10 ms) is met, then the
+# key figures as BENCH_RESULT http.KEY=VALUE lines for run.sh's report.
 #
 # Environment: KEEL_BENCH_HTTP_SECONDS (10), KEEL_BENCH_CONNECTIONS (64),
 # KEEL_BENCH_WARMUP_SECONDS (2), KEEL_BENCH_PERF=1 (perf profile of keeld),
@@ -110,23 +111,35 @@ keel_rps=$(per_sec "$keel_ok" "$keel_duration")
 nginx_rps='' nginx_p50='' nginx_p99='' nginx_note=''
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 if [ -x "$nginx_bin" ]; then
-  nginx_port=$(free_port)
   prefix=$BENCH_TMP/nginx
   mkdir -p "$prefix/logs"
   user_line=
   [ "$(id -u)" = 0 ] && user_line="user $(id -un) $(id -gn);"
-  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@USER@|$user_line|" \
-    "$BENCH_DIR/nginx.conf.in" >"$prefix/nginx.conf"
-  # daemon off: the master stays our child, so its PID is $!.
-  "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" \
-    >"$prefix/logs/stdout.log" 2>&1 &
-  nginx_pid=$!
-  BENCH_PIDS+=("$nginx_pid")
   nginx_ready() {
     kill -0 "$nginx_pid" 2>/dev/null || return 2
     [ "$(http_status "http://127.0.0.1:$nginx_port/api/v1/orders")" = 202 ]
   }
-  if wait_until 15 nginx_ready; then
+  # Up to 3 attempts, each on a fresh port: on a busy machine the port
+  # free_port saw free can be taken before nginx binds it.
+  nginx_started=no
+  for attempt in 1 2 3; do
+    nginx_port=$(free_port)
+    sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$nginx_port|g" -e "s|@USER@|$user_line|" \
+      "$BENCH_DIR/nginx.conf.in" >"$prefix/nginx.conf"
+    # daemon off: the master stays our child, so its PID is $!.
+    "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" \
+      >>"$prefix/logs/stdout.log" 2>&1 &
+    nginx_pid=$!
+    BENCH_PIDS+=("$nginx_pid")
+    if wait_until 15 nginx_ready; then
+      nginx_started=yes
+      break
+    fi
+    echo "http_bench: nginx attempt $attempt did not answer on port $nginx_port:" \
+      "$(cat "$prefix/logs/error.log" "$prefix/logs/stdout.log" 2>/dev/null | tail -n 3 | tr '\n' ' ' || true)" >&2
+    stop_pid "$nginx_pid" 5
+  done
+  if [ "$nginx_started" = yes ]; then
     nginx_url=http://127.0.0.1:$nginx_port
     KEEL_BENCH_RUN_TAG=warm run_wrk "$nginx_url" "$warmup" "$conns" "$BENCH_TMP/wrk-nginx-warmup.out"
     KEEL_BENCH_RUN_TAG=main run_wrk "$nginx_url" "$secs" "$conns" "$BENCH_TMP/wrk-nginx.out"
@@ -134,7 +147,7 @@ if [ -x "$nginx_bin" ]; then
     nginx_p50=$WRK_p50_us nginx_p99=$WRK_p99_us
     [ "$WRK_non2xx" = 0 ] || nginx_note="$WRK_non2xx non-2xx"
   else
-    nginx_note="did not start: $(tail -n 3 "$prefix/logs/error.log" "$prefix/logs/stdout.log" 2>/dev/null | tr '\n' ' ')"
+    nginx_note="did not start: $(cat "$prefix/logs/error.log" "$prefix/logs/stdout.log" 2>/dev/null | tail -n 3 | tr '\n' ' ' || true)"
   fi
   stop_pid "$nginx_pid" 15
 else
@@ -189,7 +202,7 @@ print(re.findall(r"\"([0-9.]+)\"", row)[-7:][int(sys.argv[2]) - 1])' "$1" "$2"
       redis_note="redis-benchmark failed: $(tail -n 2 "$BENCH_TMP/redis-warmup.csv" | tr '\n' ' ')"
     fi
   else
-    redis_note="did not start: $(tail -n 3 "$BENCH_TMP/redis/redis.log" 2>/dev/null | tr '\n' ' ')"
+    redis_note="did not start: $(tail -n 3 "$BENCH_TMP/redis/redis.log" 2>/dev/null | tr '\n' ' ' || true)"
   fi
   stop_pid "$redis_pid" 15
 else
@@ -222,6 +235,23 @@ echo "  keeld: exit status $keel_exit after SIGTERM, $keel_log_errors error line
 if [ "$keel_log_errors" != 0 ]; then
   grep -iE 'error|fatal|abort' "$BENCH_TMP/keeld.log" | head -n 5 | sed 's/^/    /'
 fi
+
+bench_result http.seconds "$secs"
+bench_result http.connections "$conns"
+bench_result http.keel_rps "$keel_rps"
+bench_result http.keel_p50_us "$keel_p50"
+bench_result http.keel_p99_us "$keel_p99"
+bench_result http.keel_non2xx "$keel_non2xx"
+bench_result http.keel_socket_errors "$keel_sock_errors"
+bench_result http.keel_exit "$keel_exit"
+bench_result http.nginx_rps "$nginx_rps"
+bench_result http.nginx_p50_us "$nginx_p50"
+bench_result http.nginx_p99_us "$nginx_p99"
+bench_result http.nginx_note "$nginx_note"
+bench_result http.redis_rps "$redis_rps"
+bench_result http.redis_p50_us "$redis_p50"
+bench_result http.redis_p99_us "$redis_p99"
+bench_result http.redis_note "$redis_note"
 
 if [ -n "$perf_pid" ]; then
   echo
