@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan bench memcheck install format clean
+.PHONY: all deps build build-asan run test test-release test-asan bench memcheck chaos soak install format clean
 
 all: build
 
@@ -50,6 +50,21 @@ bench: build
 memcheck: build
 	@bash scripts/install-deps.sh memcheck
 	@bash tests/tools/memcheck.sh $(BUILD)
+
+# Long forms of the chaos and soak tests (ctest runs the short ones:
+# integration.chaos_short, integration.soak_short). KEEL_CHAOS_STORE=lmdb
+# runs the chaos against conf/keel.yaml instead of conf/dynamodb.yaml.
+CHAOS_SECONDS ?= 600
+SOAK_SECONDS  ?= 3600
+KEEL_TEST_ENV = KEELD=$(abspath $(BUILD))/bin/keeld KEEL_TEST_PLUGIN_DIR=$(abspath $(BUILD))/tests/plugins \
+	KEEL_SOURCE_DIR=$(CURDIR)
+
+chaos: build
+	$(KEEL_TEST_ENV) KEEL_CHAOS_SECONDS=$${KEEL_CHAOS_SECONDS:-$(CHAOS_SECONDS)} \
+	  KEEL_CHAOS_DEADLINE=$${KEEL_CHAOS_DEADLINE:-300} bash tests/chaos/chaos.sh
+
+soak: build
+	$(KEEL_TEST_ENV) KEEL_SOAK_SECONDS=$${KEEL_SOAK_SECONDS:-$(SOAK_SECONDS)} bash tests/soak/soak.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

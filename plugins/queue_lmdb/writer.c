@@ -311,8 +311,14 @@ static size_t run_txn(ql_t *ql, ql_request_t *list, ql_wtxn_t *w, bool *sweep_mo
         if (rc != 0) {
             undo_dedup(w);
             log_commit_failure(ql, rc);
-            if (rc == MDB_PANIC || rc == EIO)
+            /* A panicked env is unusable: reopen it now. EIO also comes from
+             * a short write on a full disk, on every commit while it stays
+             * full: reopen (and rebuild the dedup index) at most once a
+             * second, as for a missing env. */
+            if (rc == MDB_PANIC)
                 store_reopen(ql);
+            else if (rc == EIO)
+                maybe_reopen(ql);
             /* A full disk or a failing device: shed the sends, which only
              * add data, and redo the rest, whose deletes free space. */
             if ((rc == ENOSPC || rc == EIO || rc == MDB_PANIC) && group_has_sends(list)) {

@@ -4,6 +4,7 @@
 //
 //   node orders_load.mjs post   --base=URL --count=N --concurrency=C --customers=K --prefix=P --out=FILE
 //   node orders_load.mjs stream --base=URL --concurrency=C --customers=K --prefix=P --out=FILE --stop=FILE
+//        [--rate=R (POSTs/s, no catching up after a stall)] [--lat-out=FILE --lat-every=S]
 //   node orders_load.mjs wait   --base=URL --acked=FILE --deadline=S
 //   node orders_load.mjs check  --base=URL --acked=FILE [--exact] [--sample=N] [--repost=N] [--snapshots=FILE]
 //   node orders_load.mjs snapshot --base=URL --acked=FILE --count=N --out=FILE
@@ -226,11 +227,36 @@ async function stream() {
   const t0 = Date.now();
   const maxMs = Number(args['max-seconds'] ?? 600) * 1000;
   const running = () => !fs.existsSync(args.stop) && Date.now() - t0 < maxMs;
+  // --rate: one shared schedule of send slots; after a stall it restarts
+  // from now instead of bursting to catch up.
+  const rate = Number(args.rate ?? 0);
+  let slot = Date.now();
+  const pace = async () => {
+    if (!(rate > 0)) return;
+    const now = Date.now();
+    slot = Math.max(slot + 1000 / rate, now);
+    if (slot > now) await sleep(slot - now);
+  };
+  // --lat-out: every --lat-every seconds one line "<epoch_ms> <n202> <p50_ms> <p99_ms> <max_ms> <other>"
+  // (latency of the 202 answers of that interval; other: any other answer or error).
+  let lat = [], other = 0, latTimer = null;
+  const flushLat = () => {
+    const a = lat.sort((x, y) => x - y);
+    const q = (f) => (a.length ? a[Math.min(a.length - 1, Math.floor(f * a.length))].toFixed(1) : 'NA');
+    fs.appendFileSync(args['lat-out'], `${Date.now()} ${a.length} ${q(0.5)} ${q(0.99)} ${a.length ? a[a.length - 1].toFixed(1) : 'NA'} ${other}\n`);
+    lat = []; other = 0;
+  };
+  if (args['lat-out']) latTimer = setInterval(flushLat, Number(args['lat-every'] ?? 5) * 1000);
   await Promise.all(Array.from({ length: conc }, async () => {
     while (running()) {
+      await pace();
+      if (!running()) break;
       const i = next++;
       const id = orderIdOf(prefix, i), customer = customerOf(prefix, i, customers);
+      const started = process.hrtime.bigint();
       const r = await request('POST', '/api/v1/orders', orderFor(id, customer, i).body, 10000);
+      if (r.status === 202) lat.push(Number(process.hrtime.bigint() - started) / 1e6);
+      else other++;
       const key = r.status || r.error;
       statuses[key] = (statuses[key] ?? 0) + 1;
       if (r.status === 202) {
@@ -242,6 +268,7 @@ async function stream() {
       if (r.status !== 202) await sleep(20); // keeld is down or busy: back off a little
     }
   }));
+  if (latTimer) { clearInterval(latTimer); flushLat(); }
   fs.closeSync(fd);
   console.log(`statuses ${JSON.stringify(statuses)}`);
 }

@@ -11,6 +11,8 @@
  * Attributes: `set_attr` ("key=value", in order) on every OK message;
  * `fail_attr` ("key=value") FAILs the messages carrying it, only while the
  * file `fail_while` exists when that is set (a poison that can be cured).
+ * `stall_while` (a path) stalls each batch while that file exists, for at
+ * most `stall_max` (a stall switched on and off from outside, for chaos).
  */
 #include "test_services.h"
 
@@ -32,8 +34,8 @@ typedef struct step {
     step_mode_t mode;
     const char *abort_on;
     const char *tag;
-    const char *record_attr, *fail_attr, *fail_while;
-    int64_t delay_ms, hang_ms;
+    const char *record_attr, *fail_attr, *fail_while, *stall_while;
+    int64_t delay_ms, hang_ms, stall_max_ms;
     int record_fd;
     atomic_uint_fast64_t handled;
 } step_t;
@@ -51,6 +53,8 @@ static const keel_config_key_t step_keys[] = {
     {"set_attr", KEEL_CFG_STRING_LIST, NULL, "key=value attributes set on every OK", 0, NULL},
     {"fail_attr", KEEL_CFG_STRING, NULL, "key=value: FAIL the messages carrying it", 0, NULL},
     {"fail_while", KEEL_CFG_STRING, NULL, "fail_attr applies only while this file exists", 0, NULL},
+    {"stall_while", KEEL_CFG_STRING, NULL, "each batch waits while this file exists", 0, NULL},
+    {"stall_max", KEEL_CFG_DURATION, "20s", "the longest stall_while wait of a batch", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
@@ -194,11 +198,23 @@ static void process_later(void *arg)
     l->step->host->free(l);
 }
 
+/* Waits in 10 ms steps while the stall_while file exists, up to stall_max. */
+static void stall(step_t *s)
+{
+    struct stat st;
+    int64_t waited = 0;
+    while (s->stall_while && waited < s->stall_max_ms && stat(s->stall_while, &st) == 0) {
+        sleep_ms(10);
+        waited += 10;
+    }
+}
+
 static int on_batch(void *ctx, keel_batch_t *batch)
 {
     step_t *s = ctx;
     if (s->delay_ms > 0)
         sleep_ms(s->delay_ms);
+    stall(s);
     switch (s->mode) {
     case MODE_ERROR:
         return KEEL_EFAILED;
@@ -244,6 +260,9 @@ static int step_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         s->fail_attr = NULL;
     if (host->config_string(self, "fail_while", &s->fail_while) != 0)
         s->fail_while = NULL;
+    if (host->config_string(self, "stall_while", &s->stall_while) != 0)
+        s->stall_while = NULL;
+    host->config_int(self, "stall_max", &s->stall_max_ms);
     host->config_int(self, "delay", &s->delay_ms);
     host->config_int(self, "hang_for", &s->hang_ms);
     static const char *const modes[] = {"normal", "error", "garbage", "hang", "async"};
