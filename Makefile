@@ -2,11 +2,14 @@
 # fresh Debian 12 machine: missing packages, configure, build.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan bench memcheck chaos soak install format clean
+.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz bench \
+	memcheck chaos soak install format clean
 
 all: build
 
@@ -31,14 +34,32 @@ run: build
 	@echo "keel: open http://$${KEEL_LISTEN:-127.0.0.1:8080}/  (health: /healthz, metrics: /metrics)"
 	@exec $(BUILD)/bin/keeld -c conf/keel.yaml
 
-# The whole suite, then the same suite under ASan+UBSan.
-test: test-release test-asan
+# The whole suite, then the same suite under ASan+UBSan, then ~20 s of
+# each fuzz target.
+test: test-release test-asan test-fuzz
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 test-asan: build-asan
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz): a separate clang configuration that builds
+# nothing else. `make fuzz` runs each target FUZZ_SECONDS (default 300) on a
+# scratch copy of its seed corpus, after its checked-in regressions; crash
+# inputs stay in $(FUZZ_BUILD)/fuzz-runs/<target>/artifacts/.
+$(FUZZ_BUILD)/CMakeCache.txt: | deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DKEEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		$(CMAKE_ARGS)
+
+build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: build-fuzz
+	@bash tests/fuzz/run_all.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(JOBS)
+
+test-fuzz: build-fuzz
+	@bash tests/fuzz/run_all.sh $(FUZZ_BUILD) 20 $(JOBS)
 
 bench: build
 	@bash scripts/install-deps.sh bench
@@ -73,4 +94,4 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

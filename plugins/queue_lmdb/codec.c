@@ -179,12 +179,15 @@ static uint8_t *put_text(uint8_t *p, const char *text, uint16_t len)
     return p + 2 + len;
 }
 
+/* The writers keep at most QL_MAX_TEXT bytes of a string, and readers copy
+ * them into buffers of that size (ops.c's load_state) or write them back
+ * into QL_STATE_MAX / QL_DLQ_MAX records: a longer one is a corrupt record. */
 static int get_text(const uint8_t **p, const uint8_t *end, const char **text, uint16_t *len)
 {
     if (end - *p < 2)
         return KEEL_EIO;
     *len = be16_get(*p);
-    if ((size_t)(end - *p - 2) < *len)
+    if (*len > QL_MAX_TEXT || (size_t)(end - *p - 2) < *len)
         return KEEL_EIO;
     *text = (const char *)*p + 2;
     *p += 2 + *len;

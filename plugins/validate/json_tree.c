@@ -109,11 +109,24 @@ static int on_number(void *ctx, const char *text, size_t len)
     return v->text != NULL;
 }
 
+static size_t utf8_invalid_at(const unsigned char *s, size_t len);
+
+/* The body is valid UTF-8, but yajl decodes an unpaired \uD800-\uDFFF
+ * escape into the bytes of a surrogate, which no UTF-8 consumer of the
+ * canonical order accepts: check the decoded text as well. */
+static bool decoded_utf8_ok(const unsigned char *text, size_t len)
+{
+    return utf8_invalid_at(text, len) == len;
+}
+
 static int on_string(void *ctx, const unsigned char *text, size_t len)
 {
     builder_t *b = ctx;
     if (memchr(text, '\0', len) != NULL)
         return cancel(b, "format", "strings must not contain NUL characters (\\u0000)");
+    if (!decoded_utf8_ok(text, len))
+        return cancel(b, "utf8",
+                      "strings must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
     jv_t *v = add_node(b, JV_STRING);
     if (v == NULL)
         return 0;
@@ -129,6 +142,9 @@ static int on_key(void *ctx, const unsigned char *text, size_t len)
     builder_t *b = ctx;
     if (memchr(text, '\0', len) != NULL)
         return cancel(b, "format", "member names must not contain NUL characters (\\u0000)");
+    if (!decoded_utf8_ok(text, len))
+        return cancel(b, "utf8",
+                      "member names must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
     b->key = arena_strndup(b->arena, (const char *)text, len);
     b->key_len = len;
     if (b->key == NULL)

@@ -293,6 +293,49 @@ static void test_errors_helpers(void **state)
     cfg_doc_free(doc);
 }
 
+/* Found by tests/fuzz/fuzz_config: an error in the value of a refused key
+ * (empty or a collection, which has no text) built its path from a NULL
+ * key name and crashed the loader instead of reporting. */
+static void test_error_under_refused_key_is_reported(void **state)
+{
+    unsetenv("KEEL_TEST_UNSET");
+    const char *const alias[] = {"t.yaml:1:1: mapping keys must be non-empty scalars",
+                                 "t.yaml:1:3: ?: unknown anchor 'nope'", NULL};
+    expect_load_errors(": *nope\n", alias);
+    const char *const variable[] = {
+        "t.yaml:2:3: a: mapping keys must be non-empty scalars",
+        "t.yaml:2:5: a.?: environment variable 'KEEL_TEST_UNSET' is not set (give a default "
+        "with ${KEEL_TEST_UNSET:-default})",
+        NULL};
+    expect_load_errors("a:\n  : ${KEEL_TEST_UNSET}\n", variable);
+    expect_load_error("? [1]\n: *nope\n", "t.yaml:1:3: mapping keys must be scalars");
+}
+
+/* Found by tests/fuzz/fuzz_config: libfyaml 0.8 never returns from "%\xb2"
+ * (invalid UTF-8 in a directive). Text that is not UTF-8 is refused first. */
+static void test_invalid_utf8_is_refused_before_parsing(void **state)
+{
+    expect_load_error("%\xb2", "t.yaml:1:2: invalid YAML: the file is not UTF-8 text");
+    expect_load_error("a: 1\nb: caf\xc3\n", "t.yaml:2:7: invalid YAML: the file is not UTF-8 text");
+    expect_load_error("a: \xed\xa0\x80\n", "t.yaml:1:4: invalid YAML: the file is not UTF-8 text");
+    cfg_doc_t *doc = load_ok("\xef\xbb\xbf"
+                             "a: caf\xc3\xa9 \xf0\x9f\x98\x80\n");
+    assert_string_equal(cfg_node_scalar(cfg_map_get(cfg_doc_root(doc), "a")),
+                        "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    cfg_doc_free(doc);
+}
+
+/* Found by tests/fuzz/fuzz_config: a `<<` list with a non-mapping before a
+ * mapping sized the merged map without the later mapping's keys, then merged
+ * them anyway: a write past the keys array, then a crash. */
+static void test_merge_list_with_invalid_element_is_reported(void **state)
+{
+    expect_load_error("<<:\n  -\n  - s:\n    f:\n",
+                      "t.yaml:2:3: '<<' merges a mapping or a list of mappings");
+    expect_load_error("a: &m {x: 1, z: 3}\nb:\n  <<: [3, *m]\n  y: 2\n",
+                      "t.yaml:3:7: b: '<<' merges a mapping or a list of mappings");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +348,9 @@ int main(void)
         cmocka_unit_test(test_bad_yaml_reports_location_quietly),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_errors_helpers),
+        cmocka_unit_test(test_error_under_refused_key_is_reported),
+        cmocka_unit_test(test_invalid_utf8_is_refused_before_parsing),
+        cmocka_unit_test(test_merge_list_with_invalid_element_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,32 @@ static void test_bad_utf8_and_nul_are_refused(void **state)
     vt_close(&t);
 }
 
+/* Found by tests/fuzz/fuzz_order: yajl decodes an unpaired surrogate escape
+ * into surrogate bytes (ED B8 80), which made a canonical JSON that is not
+ * UTF-8 (and does not parse again). The decoded text is checked too. */
+static void test_unpaired_surrogate_escapes_are_refused(void **state)
+{
+    vt_t t;
+    vt_open(&t, NULL);
+    const char *bad[] = {
+        "{\"customer_id\":\"C-1\",\"items\":[{\"product_id\":\"P.1\",\"name\":\"\\ud41d\\ude00\","
+        "\"quantity\":1,\"price\":0.5}]}",
+        "{\"payment_method\":\"\\udfff\"}",
+        "{\"\\udc00\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_refused(&t, bad[i], strlen(bad[i]), "utf8");
+    /* A proper pair is one code point (U+1F600) and stays valid. (A high
+     * surrogate without its \\u pair, "\\ud800x", yajl reads as "?x".) */
+    const char *good = "{\"customer_id\":\"C-1\",\"items\":[{\"product_id\":\"P.1\","
+                       "\"name\":\"\\ud83d\\ude00\",\"quantity\":1,\"price\":0.5}]}";
+    keel_order_t *o = parse(&t, good);
+    assert_int_equal(o->status, 0);
+    assert_non_null(strstr(o->canonical_json, "\"name\":\"\xf0\x9f\x98\x80\""));
+    t.api->order_free(t.ctx, o);
+    vt_close(&t);
+}
+
 /* prefix + depth × open + "1" + depth × close + "}" (when prefix is set) */
 static char *nested(size_t depth, const char *open, const char *close, const char *prefix)
 {
@@ -418,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_msgpack_holds_the_same_order),
         cmocka_unit_test(test_malformed_bodies_are_refused),
         cmocka_unit_test(test_bad_utf8_and_nul_are_refused),
+        cmocka_unit_test(test_unpaired_surrogate_escapes_are_refused),
         cmocka_unit_test(test_deep_nesting_is_refused_without_recursion),
         cmocka_unit_test(test_body_over_1mib_is_refused),
         cmocka_unit_test(test_missing_id_is_assigned),
