@@ -7,6 +7,9 @@
 #ifndef KEEL_LMDB_COMMON_H
 #define KEEL_LMDB_COMMON_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* KEEL_E* for an LMDB or errno code: full map or disk → KEEL_EFULL,
  * reader table full → KEEL_EUNAVAIL, ENOMEM → KEEL_ENOMEM, else KEEL_EIO. */
 int lmdb_status(int mdb_rc);
@@ -18,4 +21,10 @@ int lmdb_make_dirs(const char *path);
  * "SMB2"), or NULL: LMDB's locks and memory map are unreliable there. */
 const char *lmdb_network_filesystem(const char *path);
 
+/* Writes a compact, consistent copy of `env` to `path` while it runs: a
+ * temp file beside it, fsynced, renamed into place, its directory fsynced,
+ * so `path` is either absent or complete. 0 with the size in *bytes, or an
+ * errno value (why, also in err[err_len]). */
+struct MDB_env;
+int lmdb_backup(struct MDB_env *env, const char *path, uint64_t *bytes, char *err, size_t err_len);
 #endif

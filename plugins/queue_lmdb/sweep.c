@@ -382,65 +382,22 @@ typedef struct backup_job {
     char path[];
 } backup_job_t;
 
-static int fsync_directory_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return KEEL_ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    free(copy);
-    if (fd < 0)
-        return KEEL_EIO;
-    int rc = fsync(fd) == 0 ? 0 : KEEL_EIO;
-    close(fd);
-    return rc;
-}
-
 static void backup_work(void *arg)
 {
     backup_job_t *job = arg;
     ql_t *ql = job->ql;
-    size_t tmp_len = strlen(job->path) + 16;
-    char *tmp = malloc(tmp_len);
     uint64_t bytes = 0;
-    int status = KEEL_ENOMEM, fd = -1;
-    if (tmp == NULL)
-        goto done;
-    snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", job->path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        ql->host->log(ql->self, KEEL_LOG_ERROR, "backup: cannot create '%s': %s", tmp,
-                      strerror(errno));
-        status = KEEL_EIO;
-        goto done;
-    }
-    pthread_rwlock_rdlock(&ql->env_lock);
-    int rc = ql->env ? mdb_env_copyfd2(ql->env, fd, MDB_CP_COMPACT) : EIO;
+    char err[512];
+    pthread_rwlock_rdlock(&ql->env_lock); /* no reopen while copying */
+    int rc = ql->env ? lmdb_backup(ql->env, job->path, &bytes, err, sizeof err) : EIO;
     pthread_rwlock_unlock(&ql->env_lock);
-    struct stat st = {0};
-    if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &st) != 0))
-        rc = errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = errno;
-    fd = -1;
-    if (rc == 0 && rename(tmp, job->path) != 0)
-        rc = errno;
-    if (rc != 0) {
-        ql->host->log(ql->self, KEEL_LOG_ERROR, "backup to '%s' failed: %s", job->path,
-                      mdb_strerror(rc));
-        unlink(tmp);
-        status = rc == ENOSPC ? KEEL_EFULL : KEEL_EIO;
-        goto done;
-    }
-    bytes = (uint64_t)st.st_size;
-    status = fsync_directory_of(job->path);
-    ql->host->log(ql->self, KEEL_LOG_INFO, "backup written to '%s' (%llu bytes)", job->path,
-                  (unsigned long long)bytes);
-done:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
+    int status = rc == 0 ? 0 : rc == ENOSPC ? KEEL_EFULL : rc == ENOMEM ? KEEL_ENOMEM : KEEL_EIO;
+    if (rc != 0)
+        ql->host->log(ql->self, KEEL_LOG_ERROR, "backup: %s",
+                      ql->env ? err : "the queue store is not open");
+    else
+        ql->host->log(ql->self, KEEL_LOG_INFO, "backup written to '%s' (%llu bytes)", job->path,
+                      (unsigned long long)bytes);
     job->done(job->arg, status, bytes);
     free(job);
 }
