@@ -274,8 +274,7 @@ static int confirm_init(keel_plugin_t *self, const keel_host_api_t *host, void *
     int rc;
     char err[256];
     if (digits < 1 || digits > 20) {
-        host->log(self, KEEL_LOG_ERROR, "sequence_digits: %lld is not in 1..20",
-                  (long long)digits);
+        host->log(self, KEEL_LOG_ERROR, "sequence_digits: %lld is not in 1..20", (long long)digits);
         goto invalid;
     }
     if (confirm_format_parse(format, (unsigned)digits, &c->format, err, sizeof err) != 0) {
