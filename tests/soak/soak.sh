@@ -12,8 +12,8 @@
 # (the first third is warm-up; it must outlast the queue's dedup window, 5
 # min, which KEEL_SOAK_DEDUP_WINDOW shortens for the short form):
 #   - RssAnon grows by more than 10% AND still rises over the last third
-#   - open fds grow (by more than 8) AND still rise
-#   - the queue's data.mdb grows by more than 10% AND still rises while the
+#   - open fds grow (by more than 32: client reconnects) AND still rise
+#   - the queue's data.mdb grows by more than 10% and 1 MiB AND still rises while the
 #     backlog is flat (LMDB reuses freed pages: the file reaches a plateau;
 #     the store's file grows with the orders kept, so it is only reported)
 # fail the run; so does any answer other than 202, a backlog that does not
@@ -199,14 +199,18 @@ elif l > m * 1.10 and rise > 0.05 * l:
 else:
     print(f"ok RssAnon levels off ({m:.0f} -> {l:.0f} kB)")
 m, l, rise = growth("fds")
-if l > m + 8 and rise > 2:
+# Slack for client connections re-opened after slow answers (they come and
+# go); a leak of even one fd per hundred requests exceeds it within the run.
+if l > m + 32 and rise > 8:
     print(f"fail open fds grow: {m:.0f} -> {l:.0f}")
 else:
     print(f"ok open fds flat ({m:.0f} -> {l:.0f})")
 m, l, rise = growth("queue_mdb_bytes")
 bm, bl, _ = growth("backlog")
 flat = bl <= bm * 1.5 + 100
-if l > m * 1.10 and rise > 0.05 * l and flat:
+# LMDB cannot reuse pages a reader still sees, so the file creeps up a
+# little while it settles; a leak of queue pages outgrows 1 MiB quickly.
+if l > m * 1.10 and l - m > 1 << 20 and rise > 0.05 * l and flat:
     print(f"fail the queue's data.mdb grows with a flat backlog ({bm:.0f} -> {bl:.0f}): {m:.0f} -> {l:.0f} B")
 else:
     print(f"ok the queue's data.mdb reaches a plateau ({m:.0f} -> {l:.0f} B; backlog {bm:.0f} -> {bl:.0f})")
