@@ -613,42 +613,13 @@ static void report_yaml_errors(builder_t *b, struct fy_diag *diag)
     b->failed = true;
 }
 
-/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or
- * code points above U+10FFFF), or 0. s is NUL-terminated. */
-static size_t utf8_sequence_length(const unsigned char *s)
-{
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        need = 1;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        need = 2;
-        lo = s[0] == 0xE0 ? 0xA0 : 0x80;
-        hi = s[0] == 0xED ? 0x9F : 0xBF;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        need = 3;
-        lo = s[0] == 0xF0 ? 0x90 : 0x80;
-        hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi) /* also stops at the NUL */
-        return 0;
-    for (size_t k = 2; k <= need; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    return need + 1;
-}
-
 /* YAML is Unicode text, and libfyaml 0.8 can loop forever on invalid UTF-8
  * (e.g. "%\xb2", a directive name): refuse it before parsing. */
 static bool text_is_utf8(builder_t *b, const char *text)
 {
     int line = 1, column = 1;
     for (const unsigned char *s = (const unsigned char *)text; *s != '\0'; column++) {
-        size_t n = utf8_sequence_length(s);
+        size_t n = cfg_utf8_sequence_length(s);
         if (n == 0) {
             cfg_errors_add(b->errs, NULL, "%s:%d:%d: invalid YAML: the file is not UTF-8 text",
                            b->doc->name, line, column);

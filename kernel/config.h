@@ -115,4 +115,8 @@ const char *cfg_type_name(keel_config_type_t type); /* "int", "duration", ... */
  * "(required)", description; nested fields indented. */
 void cfg_describe(FILE *out, const keel_config_key_t *keys, int indent);
 
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or
+ * code points above U+10FFFF), or 0. s is NUL-terminated. */
+size_t cfg_utf8_sequence_length(const unsigned char *s);
+
 #endif

@@ -360,3 +360,32 @@ bool cfg_is_set(const cfg_node_t *map, const keel_config_key_t *keys, const char
     resolved_t value;
     return resolve(map, keys, path, &value) == 0 && value.node != NULL;
 }
+
+/* Length of the valid UTF-8 sequence at s (no overlongs, surrogates or
+ * code points above U+10FFFF), or 0. s is NUL-terminated. */
+size_t cfg_utf8_sequence_length(const unsigned char *s)
+{
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        need = 1;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        need = 2;
+        lo = s[0] == 0xE0 ? 0xA0 : 0x80;
+        hi = s[0] == 0xED ? 0x9F : 0xBF;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        need = 3;
+        lo = s[0] == 0xF0 ? 0x90 : 0x80;
+        hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi) /* also stops at the NUL */
+        return 0;
+    for (size_t k = 2; k <= need; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    return need + 1;
+}
