@@ -13,6 +13,7 @@
 #include "jsoncheck.h"
 
 #include <event2/buffer.h>
+#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void queue_error(http_exchange_t *ex, int rc)
 {
     const keel_host_api_t *host = ex->loop->srv->host;
     if (rc == KEEL_ESHUTDOWN || rc == KEEL_EUNAVAIL || rc == KEEL_EFULL) {
-        evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After", "1");
+        http_add_header(ex, "Retry-After", "1");
         http_error(ex, 503, "unavailable", "queue: %s", host->strerror(rc));
     } else {
         http_error(ex, 500, "internal", "queue: %s", host->strerror(rc));

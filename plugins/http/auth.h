@@ -12,6 +12,12 @@
 /** SHA-256 of data[len] as lowercase hex into out[AUTH_HASH_HEX + 1]. */
 void auth_sha256_hex(const void *data, size_t len, char out[AUTH_HASH_HEX + 1]);
 
+/** An instance that will hash (from init) and one that no longer will
+ * (at its end, after its threads stopped): the last release frees what
+ * auth_sha256_hex keeps between calls. */
+void auth_acquire(void);
+void auth_release(void);
+
 /** True when s is exactly 64 lowercase hex digits. */
 bool auth_hash_valid(const char *s);
 

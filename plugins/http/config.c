@@ -16,7 +16,7 @@
 static const keel_config_key_t limit_keys[] = {
     {"max_body", KEEL_CFG_SIZE, "256KiB", "largest request body (up to 1MiB); larger: 413", 0,
      NULL},
-    {"max_header_bytes", KEEL_CFG_SIZE, "8KiB", "largest request line + headers; larger: 400", 0,
+    {"max_header_bytes", KEEL_CFG_SIZE, "8KiB", "largest request line + headers; larger: 431", 0,
      NULL},
     {"max_headers", KEEL_CFG_INT, "64", "most request headers; more: 431", 0, NULL},
     {"read_timeout", KEEL_CFG_DURATION, "10s",

@@ -1,17 +1,18 @@
 /* http.h — internal types of the `http` plugin (the HTTP ingress).
  *
- * Threads: N event-loop threads, each with its own event_base, evhttp and
- * SO_REUSEPORT listener. A request is handled entirely on the loop that
- * accepted it. Asynchronous queue calls complete on the queue's threads;
- * their results are posted to the owning loop's inbox and the loop is
- * woken with event_active() (libevent is set up for pthreads). */
+ * Threads: N event-loop threads, each with its own event_base and
+ * SO_REUSEPORT listener. A connection lives on the loop that accepted it
+ * and its requests are handled there (conn.c: HTTP/1.1 on plain sockets or
+ * OpenSSL, framing by parse.c). Asynchronous queue calls complete on the
+ * queue's threads; their results are posted to the owning loop's inbox and
+ * the loop is woken with event_active() (libevent is set up for pthreads). */
 #ifndef KEEL_HTTP_H
 #define KEEL_HTTP_H
 
+#include "parse.h"
 #include "route.h"
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <keel/keel.h>
 #include <keel/queue.h>
@@ -56,34 +57,55 @@ typedef struct http_config {
     bool tls_13_only;               /* tls.min_version: "1.3" */
 } http_config_t;
 
-enum { CONN_BUCKETS = 256 };
-
 typedef enum conn_state { CONN_READING, CONN_BUSY, CONN_IDLE } conn_state_t;
 
-/* One accepted connection, tracked from accept to close (loop thread). */
+/* One accepted connection (loop thread), from accept to close. At most one
+ * request is with a handler at a time; bytes that arrive meanwhile (a
+ * pipelined request, the peer's EOF) wait in `in`. */
 struct http_conn {
     http_loop_t *loop;
-    struct evhttp_connection *evcon;
-    struct bufferevent *bev;
-    struct event *deadline; /* whole-request read deadline */
+    http_conn_t *prev, *next; /* the loop's list */
+    int fd;                   /* -1 once closed */
+    struct ssl_st *ssl;       /* NULL without TLS */
+    struct event *rev, *wev, *timer;
     conn_state_t state;
-    bool adopted;
-    http_conn_t *next; /* hash chain / adoption list */
-    char peer[64];     /* client address, no port */
+    bool in_request;     /* a request is being answered (counted in loop->busy) */
+    bool handling;       /* a handler holds the exchange: free the conn after it answers */
+    bool responded;      /* the current request's response is queued */
+    bool reading;        /* rev is added */
+    bool writing;        /* wev is added */
+    bool peer_eof;       /* the peer closed its side (or a read failed) */
+    bool close_after;    /* close once the current response is written */
+    bool tls_rw, tls_wr; /* TLS read wants writable / write wants readable */
+    bool processing;     /* conn_process is on the stack */
+    char *in;            /* request bytes; the current request starts at in[0] */
+    size_t in_len, in_cap;
+    /* Framing of the current request. */
+    int phase; /* PHASE_* (conn.c) */
+    size_t scan;
+    http_head_t head;
+    http_chunked_t chunked;
+    size_t req_end; /* where the next request starts, once framed */
+    bool sent_continue;
+    struct evbuffer *out;    /* response bytes not yet written */
+    char peer[64];           /* client address, no port */
+    http_header_t headers[]; /* limits.max_headers entries */
 };
 
 struct http_loop {
     http_server_t *srv;
     unsigned index;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    struct evconnlistener *listener; /* NULL once stopped */
     pthread_t thread;
     bool thread_started;
-    struct event *adopt_ev, *wake_ev, *stop_ev, *drain_ev;
-    http_conn_t *adopt_list;
-    http_conn_t *conns[CONN_BUCKETS];
-    unsigned busy; /* requests handed to a handler, not yet answered */
+    struct event *wake_ev, *stop_ev, *drain_ev, *accept_ev;
+    uint64_t accept_error_ms;                           /* last accept failure logged */
+    const struct timeval *tv_read, *tv_write, *tv_idle; /* common timeouts */
+    http_conn_t *conns;                                 /* open connections */
+    unsigned busy;  /* connections with a request not yet answered and written */
+    time_t date_at; /* second of `date` */
+    char date[40];  /* Date header value */
     bool draining;
     uint64_t drain_deadline_ms;
     pthread_mutex_t inbox_lock;
@@ -131,19 +153,30 @@ struct http_server {
     http_metrics_t metrics;
 };
 
-/* One request being answered (loop thread; freed by http_respond). */
+/* One request being answered (loop thread; freed by http_respond). Its
+ * strings point into the connection's input, which stays put until the
+ * answer is written. */
 struct http_exchange {
     http_loop_t *loop;
     http_conn_t *conn;
-    struct evhttp_request *req;
+    char *buf; /* the head's bytes (conn->in) */
+    const http_head_t *head;
+    const char *body; /* in conn->in, not NUL-terminated */
+    size_t body_len;
     route_match_t match;
     unsigned method;
     const char *method_name;
     char request_id[ROUTE_PARAM_MAX + 1];
-    char path[512]; /* raw path for logs (truncated) */
+    const char *target_path; /* raw path, without query (in conn->in) */
+    char path[512];          /* raw path for logs (truncated) */
     const char *query;
     const char *origin; /* allowed CORS origin, or NULL */
     struct timespec started;
+    bool keep_alive;
+    bool has_length;   /* a handler set Content-Length (HEAD of a file) */
+    char *out_headers; /* "Name: value\r\n" lines added by handlers */
+    size_t out_len, out_cap;
+    char out_inline[256];
 };
 
 /* A queue call in flight: completes on a queue thread, answered on the
@@ -168,16 +201,38 @@ void http_tls_free(http_server_t *srv);
 int http_server_start(http_server_t *srv);
 void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);
-http_conn_t *http_conn_find(http_loop_t *loop, struct evhttp_connection *evcon);
-void http_conn_busy(http_conn_t *conn, struct evhttp_request *req);
 /* Queue callbacks: posts p to its loop (any thread). */
 void http_pending_post(http_pending_t *p);
 void http_pending_free(http_pending_t *p);
 
+/* conn.c */
+/* evconnlistener callback: adopts an accepted socket (arg: the loop). */
+void http_conn_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr,
+                      int len, void *arg);
+/* Closes every connection of the loop (the loop is stopping). */
+void http_conn_close_all(http_loop_t *loop, bool idle_only);
+/* Writes status, headers and body of the exchange's answer (then frees
+ * nothing: http_respond does). */
+void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t len,
+                    const char *type);
+/* The handler is done with the connection (http_respond, after sending). */
+void http_conn_answered(http_conn_t *c);
+
 /* request.c */
-void http_handle(struct evhttp_request *req, void *arg);
+/* A complete request (loop thread): routes it; every path answers. */
+void http_handle(http_exchange_t *ex);
+/* A request that could not be framed: answers `status` (400, 413, 431,
+ * 500, 501, 505) as JSON with a request id; the connection then closes. */
+void http_handle_error(http_exchange_t *ex, int status);
+/* The value of request header `name`, or NULL. */
+const char *http_header(const http_exchange_t *ex, const char *name);
+/* Adds a response header (before http_respond). */
+void http_add_header(http_exchange_t *ex, const char *name, const char *value);
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type);
 void http_respond_json(http_exchange_t *ex, int status, const char *json);
+/* http_respond with the body as bytes (NULL/0 for none). */
+void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t len,
+                       const char *type);
 /* `limit` and `cursor` of a paged GET. */
 typedef struct http_page {
     size_t limit;
@@ -190,6 +245,10 @@ struct evkeyvalq;
  * with nothing left to clear. */
 bool http_query_page(http_exchange_t *ex, struct evkeyvalq *query, long default_limit,
                      long max_limit, http_page_t *page);
+/* s as a JSON string with its quotes (UTF-8 passes through; quotes,
+ * backslashes and control bytes are escaped) into out; its length, or 0
+ * when cap is too small. */
+size_t http_json_quote(char *out, size_t cap, const char *s);
 void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
     KEEL_PRINTF(4, 5);
 void http_reject(http_server_t *srv, enum reject_reason reason);

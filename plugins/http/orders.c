@@ -18,6 +18,7 @@
 #include "http.h"
 
 #include <event2/buffer.h>
+#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -77,7 +78,7 @@ static void order_fail(http_pending_t *p, int status, const char *code, const ch
     http_exchange_t *ex = p->ex;
     p->ex = NULL;
     if (status == 503)
-        evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After", "1");
+        http_add_header(ex, "Retry-After", "1");
     http_error(ex, status, code, "%s", message);
     http_pending_free(p);
 }
@@ -346,6 +347,8 @@ static void store_warning(http_server_t *srv, const char *order_id, const char *
                    (unsigned long long)atomic_exchange(&held, 0));
 }
 
+/* {"order_id":ID,"status":"QUEUED"}: the hot path's answer, formatted
+ * here rather than built and dumped by jansson. */
 static void answer_queued(http_pending_t *p, int status)
 {
     order_call_t *c = p->data;
@@ -353,9 +356,18 @@ static void answer_queued(http_pending_t *p, int status)
     if (status == 202) {
         char location[64 + KEEL_STORE_MAX_ID];
         snprintf(location, sizeof location, "/api/v1/orders/%s", id);
-        evhttp_add_header(evhttp_request_get_output_headers(p->ex->req), "Location", location);
+        http_add_header(p->ex, "Location", location);
     }
-    order_send_json(p, status, json_pack("{s:s, s:s}", "order_id", id, "status", "QUEUED"));
+    char quoted[6 * KEEL_STORE_MAX_ID + 3], text[sizeof quoted + 64];
+    if (http_json_quote(quoted, sizeof quoted, id) == 0) {
+        order_send_json(p, status, json_pack("{s:s, s:s}", "order_id", id, "status", "QUEUED"));
+        return;
+    }
+    snprintf(text, sizeof text, "{\"order_id\":%s,\"status\":\"QUEUED\"}", quoted);
+    http_exchange_t *ex = p->ex;
+    p->ex = NULL;
+    http_respond_json(ex, status, text);
+    http_pending_free(p);
 }
 
 static void conflict(http_pending_t *p)

@@ -1,6 +1,7 @@
 /* plugin.c — the `http` module: HTTP ingress (health, readiness, metrics,
  * queue admin API, static files). See http.h for the threading model. */
 #include "accepted.h"
+#include "auth.h"
 #include "http.h"
 #include "ratelimit.h"
 
@@ -21,6 +22,7 @@ static void server_free(http_server_t *srv)
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
     free(srv);
+    auth_release();
 }
 
 static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
@@ -38,6 +40,7 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
     http_server_t *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return KEEL_ENOMEM;
+    auth_acquire();
     srv->self = self;
     srv->host = host;
     int rc = http_config_read(srv);

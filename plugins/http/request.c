@@ -9,6 +9,7 @@
 #include "urlpath.h"
 
 #include <event2/buffer.h>
+#include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -17,26 +18,43 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *method_name(enum evhttp_cmd_type cmd)
+/* A static name for the method token (logs and metrics keep it). */
+static const char *method_name(const char *token)
 {
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    default:
-        return "OTHER";
+    static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(token, known[i]) == 0)
+            return known[i];
+    return "OTHER";
+}
+
+const char *http_header(const http_exchange_t *ex, const char *name)
+{
+    return ex->head ? http_head_get(ex->buf, ex->head, name) : NULL;
+}
+
+void http_add_header(http_exchange_t *ex, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value), need = ex->out_len + nl + vl + 4;
+    if (need > ex->out_cap) {
+        size_t cap = ex->out_cap * 2 > need ? ex->out_cap * 2 : need;
+        char *grown =
+            ex->out_headers == ex->out_inline ? malloc(cap) : realloc(ex->out_headers, cap);
+        if (grown == NULL)
+            return;
+        if (ex->out_headers == ex->out_inline)
+            memcpy(grown, ex->out_inline, ex->out_len);
+        ex->out_headers = grown;
+        ex->out_cap = cap;
     }
+    char *p = ex->out_headers + ex->out_len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    ex->out_len = need;
+    if (strcasecmp(name, "Content-Length") == 0)
+        ex->has_length = true;
 }
 
 void http_reject(http_server_t *srv, enum reject_reason reason)
@@ -68,39 +86,26 @@ static void access_log(http_exchange_t *ex, int status, size_t bytes, double sec
     json_decref(line);
 }
 
-/* Reason phrases libevent 2.1 does not know (it would say "Client Error"). */
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 422:
-        return "Unprocessable Entity";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    default:
-        return NULL; /* libevent's own */
-    }
-}
-
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type)
 {
-    http_server_t *srv = ex->loop->srv;
-    struct evkeyvalq *out = evhttp_request_get_output_headers(ex->req);
-    evhttp_add_header(out, "X-Request-Id", ex->request_id);
-    if (type != NULL)
-        evhttp_add_header(out, "Content-Type", type);
-    if (ex->origin != NULL && ex->match.route != ROUTE_PREFLIGHT) {
-        evhttp_add_header(out, "Access-Control-Allow-Origin", ex->origin);
-        evhttp_add_header(out, "Vary", "Origin");
-        evhttp_add_header(out, "Access-Control-Expose-Headers", srv->cfg.cors_expose);
-        if (srv->cfg.cors_credentials)
-            evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
-    }
-    if (ex->loop->draining)
-        evhttp_add_header(out, "Connection", "close");
     size_t bytes = body ? evbuffer_get_length(body) : 0;
-    evhttp_send_reply(ex->req, status, reason_phrase(status), body);
+    const void *data = bytes > 0 ? evbuffer_pullup(body, -1) : NULL;
+    http_respond_data(ex, status, data, data ? bytes : 0, type);
+}
+
+void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t bytes,
+                       const char *type)
+{
+    http_server_t *srv = ex->loop->srv;
+    http_add_header(ex, "X-Request-Id", ex->request_id);
+    if (ex->origin != NULL && ex->match.route != ROUTE_PREFLIGHT) {
+        http_add_header(ex, "Access-Control-Allow-Origin", ex->origin);
+        http_add_header(ex, "Vary", "Origin");
+        http_add_header(ex, "Access-Control-Expose-Headers", srv->cfg.cors_expose);
+        if (srv->cfg.cors_credentials)
+            http_add_header(ex, "Access-Control-Allow-Credentials", "true");
+    }
+    http_conn_send(ex, status, data, bytes, type);
 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -111,19 +116,55 @@ void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const 
     srv->host->metric_add(srv->metrics.requests[ex->match.route][method_index(ex->method)][cls], 1);
     srv->host->metric_observe(srv->metrics.seconds[ex->match.route], seconds);
     access_log(ex, status, bytes, seconds);
+    http_conn_t *conn = ex->conn;
+    if (ex->out_headers != ex->out_inline)
+        free(ex->out_headers);
     free(ex);
+    if (conn != NULL)
+        http_conn_answered(conn);
 }
 
 void http_respond_json(http_exchange_t *ex, int status, const char *json)
 {
-    struct evbuffer *body = evbuffer_new();
-    if (body != NULL) {
-        evbuffer_add(body, json, strlen(json));
-        evbuffer_add(body, "\n", 1);
+    size_t len = strlen(json);
+    char stack[1024];
+    char *text = len + 1 <= sizeof stack ? stack : malloc(len + 1);
+    if (text == NULL) {
+        http_respond_data(ex, 500, NULL, 0, NULL);
+        return;
     }
-    http_respond(ex, status, body, "application/json");
-    if (body != NULL)
-        evbuffer_free(body);
+    memcpy(text, json, len);
+    text[len] = '\n';
+    http_respond_data(ex, status, text, len + 1, "application/json");
+    if (text != stack)
+        free(text);
+}
+
+size_t http_json_quote(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (cap < 3)
+        return 0;
+    out[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (cap - n < 8)
+            return 0; /* room for the longest escape, the quote and the NUL */
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            memcpy(out + n, "\\u00", 4);
+            out[n + 4] = hex[*p >> 4];
+            out[n + 5] = hex[*p & 15];
+            n += 6;
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
 }
 
 void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
@@ -144,13 +185,11 @@ void http_error(http_exchange_t *ex, int status, const char *code, const char *f
 char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
 {
     http_server_t *srv = ex->loop->srv;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ex->req);
-    size_t n = evbuffer_get_length(in);
+    size_t n = ex->body_len;
     *len = n;
     if (n == 0 && allow_empty)
         return strdup("");
-    const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(ex->req), "Content-Type");
+    const char *type = http_header(ex, "Content-Type");
     if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
         (type[16] != '\0' && type[16] != ';' && type[16] != ' ')) {
         http_reject(srv, REJECT_BAD_BODY);
@@ -163,7 +202,7 @@ char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
         http_error(ex, 500, "internal", "out of memory");
         return NULL;
     }
-    evbuffer_copyout(in, body, n);
+    memcpy(body, ex->body, n);
     body[n] = '\0';
     const char *problem = NULL;
     if (!utf8_valid(body, n))
@@ -191,18 +230,17 @@ static void preflight(http_exchange_t *ex, const char *origin, const char *want_
         http_error(ex, 403, "cors_denied", "origin or method not allowed by the CORS policy");
         return;
     }
-    struct evkeyvalq *out = evhttp_request_get_output_headers(ex->req);
     bool any = cors_origin_allowed(cfg->cors_origins, cfg->cors_origin_count, "*") &&
                !cfg->cors_credentials;
     char max_age[32];
     snprintf(max_age, sizeof max_age, "%lld", (long long)cfg->cors_max_age_s);
-    evhttp_add_header(out, "Access-Control-Allow-Origin", any ? "*" : origin);
-    evhttp_add_header(out, "Vary", "Origin");
-    evhttp_add_header(out, "Access-Control-Allow-Methods", cfg->cors_methods);
-    evhttp_add_header(out, "Access-Control-Allow-Headers", cfg->cors_headers);
-    evhttp_add_header(out, "Access-Control-Max-Age", max_age);
+    http_add_header(ex, "Access-Control-Allow-Origin", any ? "*" : origin);
+    http_add_header(ex, "Vary", "Origin");
+    http_add_header(ex, "Access-Control-Allow-Methods", cfg->cors_methods);
+    http_add_header(ex, "Access-Control-Allow-Headers", cfg->cors_headers);
+    http_add_header(ex, "Access-Control-Max-Age", max_age);
     if (cfg->cors_credentials)
-        evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
+        http_add_header(ex, "Access-Control-Allow-Credentials", "true");
     http_respond(ex, 204, NULL, NULL);
 }
 
@@ -215,7 +253,7 @@ static bool authorize(http_exchange_t *ex, const char *key)
         return true;
     if (key == NULL) {
         http_reject(srv, REJECT_UNAUTHORIZED);
-        evhttp_add_header(evhttp_request_get_output_headers(ex->req), "WWW-Authenticate", "Bearer");
+        http_add_header(ex, "WWW-Authenticate", "Bearer");
         http_error(ex, 401, "unauthorized",
                    "an API key is required (Authorization: Bearer <key> or X-Api-Key)");
         return false;
@@ -251,7 +289,7 @@ static bool rate_limited(http_exchange_t *ex, const char *key)
         return false;
     char value[16];
     snprintf(value, sizeof value, "%u", retry_after);
-    evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After", value);
+    http_add_header(ex, "Retry-After", value);
     http_reject(srv, REJECT_RATE_LIMITED);
     http_error(ex, 429, "rate_limited", "too many requests; retry after %u s", retry_after);
     return true;
@@ -274,7 +312,7 @@ static void health(http_exchange_t *ex)
         json_t *j = json_pack("{s:s, s:s}", "status", "not ready", "reason",
                               why[0] ? why : srv->host->strerror(rc));
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After", "1");
+        http_add_header(ex, "Retry-After", "1");
         http_respond_json(ex, 503, text ? text : "{\"status\":\"not ready\"}");
         free(text);
         json_decref(j);
@@ -322,36 +360,85 @@ bool http_query_page(http_exchange_t *ex, struct evkeyvalq *query, long default_
     return true;
 }
 
-void http_handle(struct evhttp_request *req, void *arg)
+/* Splits the request target into the path (NUL-terminated in place) and
+ * the query; an absolute-form target loses its scheme and authority. */
+static char *split_target(char *target, const char **query)
 {
-    http_loop_t *loop = arg;
-    http_server_t *srv = loop->srv;
-    http_exchange_t *ex = calloc(1, sizeof *ex);
-    if (ex == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
+    *query = NULL;
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        char *slash = strchr(strchr(target, ':') + 3, '/');
+        if (slash == NULL)
+            return "/";
+        target = slash;
     }
+    char *hash = strchr(target, '#');
+    if (hash != NULL)
+        *hash = '\0';
+    char *q = strchr(target, '?');
+    if (q != NULL) {
+        *q = '\0';
+        *query = q + 1;
+    }
+    return target;
+}
+
+static void exchange_start(http_exchange_t *ex, const char *method)
+{
     clock_gettime(CLOCK_MONOTONIC, &ex->started);
-    ex->loop = loop;
-    ex->req = req;
-    ex->conn = http_conn_find(loop, evhttp_request_get_connection(req));
-    http_conn_busy(ex->conn, req);
-    ex->method_name = method_name(evhttp_request_get_command(req));
+    ex->method_name = method_name(method);
     ex->method = route_method_bit(ex->method_name);
     ex->match.route = ROUTE_STATIC;
-
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *rid = evhttp_find_header(in, "X-Request-Id");
+    const char *rid = http_header(ex, "X-Request-Id");
     if (request_id_valid(rid))
         snprintf(ex->request_id, sizeof ex->request_id, "%s", rid);
     else
-        srv->host->new_id(ex->request_id);
+        ex->loop->srv->host->new_id(ex->request_id);
+}
 
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    ex->query = uri ? evhttp_uri_get_query(uri) : NULL;
-    snprintf(ex->path, sizeof ex->path, "%s", path && *path ? path : "/");
-    if (path == NULL || *path != '/') {
+void http_handle_error(http_exchange_t *ex, int status)
+{
+    exchange_start(ex, "");
+    ex->match.route = ROUTE_API_UNKNOWN;
+    ex->target_path = "-";
+    snprintf(ex->path, sizeof ex->path, "-");
+    http_server_t *srv = ex->loop->srv;
+    switch (status) {
+    case 413:
+        http_reject(srv, REJECT_BAD_BODY);
+        http_error(ex, 413, "payload_too_large",
+                   "the body is larger than limits.max_body (%lld bytes)",
+                   (long long)srv->cfg.max_body);
+        break;
+    case 431:
+        http_reject(srv, REJECT_HEADERS);
+        http_error(ex, 431, "headers_too_large",
+                   "the request head is over limits.max_header_bytes (%lld bytes) or has more than "
+                   "limits.max_headers (%lld) headers",
+                   (long long)srv->cfg.max_header_bytes, (long long)srv->cfg.max_headers);
+        break;
+    case 501:
+        http_error(ex, 501, "not_implemented", "only the chunked transfer coding is supported");
+        break;
+    case 505:
+        http_error(ex, 505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served");
+        break;
+    case 500:
+        http_error(ex, 500, "internal", "out of memory");
+        break;
+    default:
+        http_error(ex, 400, "bad_request", "malformed HTTP request");
+        break;
+    }
+}
+
+void http_handle(http_exchange_t *ex)
+{
+    http_server_t *srv = ex->loop->srv;
+    exchange_start(ex, ex->buf + ex->head->method);
+    const char *path = split_target(ex->buf + ex->head->target, &ex->query);
+    ex->target_path = path;
+    snprintf(ex->path, sizeof ex->path, "%s", *path ? path : "/");
+    if (*path != '/') {
         http_error(ex, 400, "bad_request", "the request target must be an absolute path");
         return;
     }
@@ -364,24 +451,14 @@ void http_handle(struct evhttp_request *req, void *arg)
         return;
     }
 
-    size_t header_count = 0;
-    for (struct evkeyval *h = in->tqh_first; h != NULL; h = h->next.tqe_next)
-        header_count++;
-    if (header_count > (size_t)srv->cfg.max_headers) {
-        http_reject(srv, REJECT_HEADERS);
-        http_error(ex, 431, "headers_too_large", "more than %lld request headers",
-                   (long long)srv->cfg.max_headers);
-        return;
-    }
-
-    const char *origin = evhttp_find_header(in, "Origin");
+    const char *origin = http_header(ex, "Origin");
     if (origin != NULL &&
         cors_origin_allowed(srv->cfg.cors_origins, srv->cfg.cors_origin_count, origin))
         ex->origin = cors_origin_allowed(srv->cfg.cors_origins, srv->cfg.cors_origin_count, "*") &&
                              !srv->cfg.cors_credentials
                          ? "*"
                          : origin;
-    const char *want_method = evhttp_find_header(in, "Access-Control-Request-Method");
+    const char *want_method = http_header(ex, "Access-Control-Request-Method");
     if (ex->method == HTTP_M_OPTIONS && origin != NULL && want_method != NULL) {
         ex->match.route = ROUTE_PREFLIGHT;
         preflight(ex, origin, want_method);
@@ -392,7 +469,7 @@ void http_handle(struct evhttp_request *req, void *arg)
     if (!ex->match.method_allowed) {
         char allow[96];
         route_allow_header(ex->match.allowed, allow, sizeof allow);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+        http_add_header(ex, "Allow", allow);
         http_error(ex, 405, "method_not_allowed", "%s is not allowed here; allowed: %s",
                    ex->method_name, allow);
         return;
@@ -410,8 +487,8 @@ void http_handle(struct evhttp_request *req, void *arg)
     default:
         break;
     }
-    const char *key = auth_presented_key(evhttp_find_header(in, "Authorization"),
-                                         evhttp_find_header(in, "X-Api-Key"));
+    const char *key =
+        auth_presented_key(http_header(ex, "Authorization"), http_header(ex, "X-Api-Key"));
     if (!authorize(ex, key) || rate_limited(ex, key))
         return;
     if (ex->match.route == ROUTE_API_UNKNOWN)

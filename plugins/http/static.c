@@ -25,9 +25,8 @@ void http_static(http_exchange_t *ex)
         not_found(ex);
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ex->req);
     char decoded[PATH_MAX];
-    int rc = urlpath_decode(evhttp_uri_get_path(uri), decoded, sizeof decoded - 16);
+    int rc = urlpath_decode(ex->target_path, decoded, sizeof decoded - 16);
     if (rc == URLPATH_BAD || rc == URLPATH_TRAVERSAL) {
         http_error(ex, 400, "bad_request", "invalid path");
         return;
@@ -61,14 +60,12 @@ void http_static(http_exchange_t *ex)
     etag_format(etag, sizeof etag, (uint64_t)st.st_ino, (uint64_t)st.st_size,
                 (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
     http_date_format(st.st_mtim.tv_sec, modified, sizeof modified);
-    struct evkeyvalq *in = evhttp_request_get_input_headers(ex->req);
-    struct evkeyvalq *out = evhttp_request_get_output_headers(ex->req);
-    evhttp_add_header(out, "ETag", etag);
-    evhttp_add_header(out, "Last-Modified", modified);
-    evhttp_add_header(out, "Cache-Control", "no-cache");
-    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    if (http_not_modified(evhttp_find_header(in, "If-None-Match"),
-                          evhttp_find_header(in, "If-Modified-Since"), etag, st.st_mtim.tv_sec)) {
+    http_add_header(ex, "ETag", etag);
+    http_add_header(ex, "Last-Modified", modified);
+    http_add_header(ex, "Cache-Control", "no-cache");
+    http_add_header(ex, "X-Content-Type-Options", "nosniff");
+    if (http_not_modified(http_header(ex, "If-None-Match"), http_header(ex, "If-Modified-Since"),
+                          etag, st.st_mtim.tv_sec)) {
         close(fd);
         free(real);
         http_respond(ex, 304, NULL, NULL);
@@ -85,7 +82,7 @@ void http_static(http_exchange_t *ex)
     if (ex->method == HTTP_M_HEAD) {
         char length[32];
         snprintf(length, sizeof length, "%lld", (long long)st.st_size);
-        evhttp_add_header(out, "Content-Length", length);
+        http_add_header(ex, "Content-Length", length);
         close(fd);
     } else if (st.st_size > 0 && evbuffer_add_file(body, fd, 0, st.st_size) != 0) {
         evbuffer_free(body);

@@ -3,7 +3,10 @@
  * routing (route.c), request ids, path decoding (urlpath.c), API keys
  * (auth.c), CORS (cors.c), the body checks run before JSON parsing
  * (jsoncheck.c), conditional-request headers (mime.c), and query strings
- * as http_query_page reads them (evhttp_parse_query_str, limit, cursor).
+ * as http_query_page reads them (evhttp_parse_query_str, limit, cursor),
+ * and the request framing (parse.c) on the raw bytes: the end of the head
+ * found in one pass or in two must agree, and a chunked body decoded at
+ * once or a few bytes at a time must give the same bytes.
  *
  * Byte 0 picks the method and the limits; the rest is split at '\n' into
  * up to four fields (path or header values). Every helper sees the input.
@@ -12,6 +15,7 @@
 #include "cors.h"
 #include "jsoncheck.h"
 #include "mime.h"
+#include "parse.h"
 #include "route.h"
 #include "urlpath.h"
 
@@ -139,12 +143,68 @@ static void fuzz_query(const char *query)
     evhttp_clear_headers(&q);
 }
 
+/* Decodes body[0..len) as chunked, all at once and `step` bytes at a time. */
+static void fuzz_chunked(const char *body, size_t len, size_t step, size_t max_body)
+{
+    char *a = malloc(len + 1), *b = malloc(len + 1);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return;
+    }
+    memcpy(a, body, len);
+    memcpy(b, body, len);
+    http_chunked_t ca = {0}, cb = {0};
+    int ra = http_chunked_decode(&ca, a, len, max_body), rb = HTTP_PARSE_MORE;
+    for (size_t have = 0; have < len && rb == HTTP_PARSE_MORE;) {
+        have = have + step < len ? have + step : len;
+        rb = http_chunked_decode(&cb, b, have, max_body);
+    }
+    if (ra != rb ||
+        (ra == HTTP_PARSE_DONE && (ca.in != cb.in || ca.out != cb.out || ca.out > max_body ||
+                                   ca.in > len || memcmp(a, b, ca.out) != 0)))
+        abort();
+    free(a);
+    free(b);
+}
+
+static void fuzz_framing(const uint8_t *data, size_t size, unsigned knob)
+{
+    char *buf = malloc(size + 1);
+    if (buf == NULL)
+        return;
+    memcpy(buf, data, size);
+    size_t scan = 0, split = size ? knob % (size + 1) : 0;
+    size_t end = http_head_end(buf, split, &scan);
+    if (end == 0)
+        end = http_head_end(buf, size, &scan);
+    size_t scan_once = 0;
+    if (end != http_head_end(buf, size, &scan_once) || end > size)
+        abort();
+    http_header_t headers[16];
+    http_head_t h = {.headers = headers, .header_cap = 1 + knob % 16};
+    if (end > 0 && http_parse_head(buf, end, &h) == HTTP_PARSE_DONE) {
+        if (h.method >= end || h.target >= end || h.header_count > h.header_cap ||
+            strlen(buf + h.method) == 0 || strlen(buf + h.target) == 0)
+            abort();
+        for (size_t i = 0; i < h.header_count; i++)
+            if (headers[i].name >= end || headers[i].value >= end ||
+                http_head_get(buf, &h, buf + headers[i].name) == NULL)
+                abort();
+        sink += h.chunked + h.keep_alive + h.expect_continue + (size_t)h.content_length;
+    }
+    size_t body = end > 0 ? end : 0;
+    fuzz_chunked(buf + body, size - body, 1 + knob % 7, 64 + knob * 16);
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
     unsigned method = 1U << (data[0] & 7);
     int max_depth = 1 + (data[0] >> 3);
+    fuzz_framing(data + 1, size - 1, data[0]);
     data++, size--;
 
     if (utf8_valid(data, size) != utf8_reference(data, size))
