@@ -1,12 +1,18 @@
 /*
  * lanes.c — a lane is a request queue drained by one thread: each wake-up
  * takes every waiting request and hands the whole batch to the lane's run
- * function (the writer group-commits it, the reader reads it). stop()
- * refuses new requests, lets the thread drain what was accepted and joins.
+ * function (the writer group-commits it, the reader reads it). A lane
+ * with a group delay (the writer's commit_delay, like PostgreSQL's
+ * commit_delay/commit_siblings) holds a batch back briefly under
+ * concurrent load so that one commit carries more requests. stop()
+ * refuses new requests, ends any such wait, lets the thread drain what was
+ * accepted and joins.
  */
 #include "store_lmdb.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 void sl_req_free(sl_req_t *req)
 {
@@ -57,6 +63,38 @@ void sl_req_finish(sl_req_t *req)
     sl_req_free(req);
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Whether the batch about to be taken should wait for more requests: only
+ * under concurrent load (the previous batch held several and the lane has
+ * not been idle since for longer than the delay), so that an isolated
+ * request never pays the delay. */
+static bool group_worth_delaying(const sl_lane_t *lane, uint64_t woke_ns)
+{
+    return lane->delay_ns > 0 && !lane->closing && lane->pending < SL_GROUP_MAX &&
+           lane->last_batch >= 2 && woke_ns - lane->last_done_ns <= lane->delay_ns;
+}
+
+/* Lock held, requests pending: holds the batch back until delay_ns after
+ * `woke_ns`, SL_GROUP_MAX pending or closing, whichever comes first. */
+static void gather(sl_lane_t *lane, uint64_t woke_ns)
+{
+    uint64_t deadline_ns = woke_ns + lane->delay_ns;
+    struct timespec deadline = {(time_t)(deadline_ns / 1000000000u),
+                                (long)(deadline_ns % 1000000000u)};
+    lane->delaying = true;
+    lane->delayed_groups++;
+    while (!lane->closing && lane->pending < SL_GROUP_MAX)
+        if (pthread_cond_timedwait(&lane->wake, &lane->lock, &deadline) == ETIMEDOUT)
+            break;
+    lane->delaying = false;
+}
+
 static void *lane_main(void *arg)
 {
     sl_lane_t *lane = arg;
@@ -66,22 +104,36 @@ static void *lane_main(void *arg)
             pthread_cond_wait(&lane->wake, &lane->lock);
         if (lane->head == NULL)
             break; /* closing and drained */
+        if (lane->delay_ns > 0) {
+            uint64_t woke_ns = monotonic_ns();
+            if (group_worth_delaying(lane, woke_ns))
+                gather(lane, woke_ns);
+        }
         sl_req_t *batch = lane->head;
+        lane->last_batch = lane->pending;
         lane->head = lane->tail = NULL;
+        lane->pending = 0;
         pthread_mutex_unlock(&lane->lock);
         lane->run(lane->sl, batch);
+        uint64_t done_ns = lane->delay_ns > 0 ? monotonic_ns() : 0;
         pthread_mutex_lock(&lane->lock);
+        lane->last_done_ns = done_ns;
     }
     pthread_mutex_unlock(&lane->lock);
     return NULL;
 }
 
-int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *))
+int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms)
 {
     lane->sl = sl;
     lane->run = run;
+    lane->delay_ns = delay_ms * 1000000u;
     pthread_mutex_init(&lane->lock, NULL);
-    pthread_cond_init(&lane->wake, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&lane->wake, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&lane->thread, NULL, lane_main, lane) != 0) {
         lane->closing = true;
         return KEEL_ENOMEM;
@@ -103,7 +155,9 @@ int sl_lane_push(sl_lane_t *lane, sl_req_t *req)
     else
         lane->head = req;
     lane->tail = req;
-    pthread_cond_signal(&lane->wake);
+    lane->pending++;
+    if (!lane->delaying || lane->pending >= SL_GROUP_MAX)
+        pthread_cond_signal(&lane->wake);
     pthread_mutex_unlock(&lane->lock);
     return 0;
 }

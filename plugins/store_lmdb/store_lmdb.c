@@ -1,12 +1,16 @@
 /*
  * store_lmdb.c — the plugin: config, opening the env (refusing network
- * filesystems, clearing stale readers), the lanes' lifecycle and health.
+ * filesystems, clearing stale readers), the lanes' lifecycle and health,
+ * and the test-only debug service (debug.h).
  */
 #include "store_lmdb.h"
 
+#include "debug.h"
 #include "lmdb_common.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,11 @@ static const keel_config_key_t sl_config_keys[] = {
      "directory of the LMDB environment (default: <data_dir>/<instance name>)", 0, NULL},
     {"map_size", KEEL_CFG_SIZE, "1GiB",
      "storage budget (the LMDB map size); when full, writes fail with KEEL_EFULL", 0, NULL},
+    {"commit_delay", KEEL_CFG_DURATION, "2ms",
+     "under concurrent load (the previous commit carried 2 or more writes), how long the writer "
+     "waits for more writes before committing, so that one fsync serves more of them (0-100ms; "
+     "0: commit at once); a lone write never waits",
+     0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
@@ -33,6 +42,19 @@ static int config_load(sl_t *sl)
         return KEEL_EINVAL;
     }
     sl->map_size = (uint64_t)map_size;
+    int64_t delay_ms = 0;
+    if ((rc = h->config_int(sl->self, "commit_delay", &delay_ms)) < 0) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config 'commit_delay': cannot read it: %s",
+               h->strerror(rc));
+        return KEEL_EINVAL;
+    }
+    if (delay_ms < 0 || delay_ms > SL_MAX_COMMIT_DELAY_MS) {
+        h->log(sl->self, KEEL_LOG_ERROR,
+               "config 'commit_delay' is %" PRId64 "ms, must be 0 (off) to %dms", delay_ms,
+               SL_MAX_COMMIT_DELAY_MS);
+        return KEEL_EINVAL;
+    }
+    sl->commit_delay_ms = (uint64_t)delay_ms;
     const char *path = NULL;
     if (h->config_string(sl->self, "path", &path) == 0 && path != NULL && path[0] != '\0') {
         sl->path = strdup(path);
@@ -94,6 +116,22 @@ static int env_open(sl_t *sl)
     return lmdb_status(rc) == KEEL_EFULL ? KEEL_EFULL : KEEL_EIO;
 }
 
+static void debug_commit_counts(void *ctx, uint64_t *commits, uint64_t *requests,
+                                uint64_t *delayed_groups)
+{
+    sl_t *sl = ctx;
+    *commits = atomic_load(&sl->commits);
+    *requests = atomic_load(&sl->committed_requests);
+    pthread_mutex_lock(&sl->writer.lock);
+    *delayed_groups = sl->writer.delayed_groups;
+    pthread_mutex_unlock(&sl->writer.lock);
+}
+
+static const store_lmdb_debug_api_t debug_api = {
+    .struct_size = sizeof(store_lmdb_debug_api_t),
+    .commit_counts = debug_commit_counts,
+};
+
 static void sl_stop(void *ctx)
 {
     sl_t *sl = ctx;
@@ -123,6 +161,7 @@ static void sl_destroy(void *ctx)
 
 static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
 {
+    static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
     sl_t *sl = calloc(1, sizeof *sl);
     if (sl == NULL)
         return KEEL_ENOMEM;
@@ -135,22 +174,27 @@ static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
                                    NULL, &sl->m_commits)) < 0 ||
         (rc = host->metric_counter(self, "keel_store_write_failures_total",
                                    "writes answered with a backend error", NULL, &sl->m_failed)) <
-            0)
+            0 ||
+        (rc = host->metric_histogram(
+             self, "keel_store_commit_batch_size", "requests carried by one commit", NULL,
+             batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0], &sl->m_batch_size)) < 0)
         goto fail;
     /* The lanes run from init on: instances initialised after this one
      * may call the service before start(). */
-    if ((rc = sl_lane_start(sl, &sl->writer, sl_write_batch)) < 0 ||
-        (rc = sl_lane_start(sl, &sl->reader, sl_read_batch)) < 0) {
+    if ((rc = sl_lane_start(sl, &sl->writer, sl_write_batch, sl->commit_delay_ms)) < 0 ||
+        (rc = sl_lane_start(sl, &sl->reader, sl_read_batch, 0)) < 0) {
         host->log(self, KEEL_LOG_ERROR, "cannot start the store threads");
         goto fail;
     }
     if ((rc = host->service_provide(self, KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &sl_store_api,
-                                    sl)) < 0) {
+                                    sl)) < 0 ||
+        (rc = host->service_provide(self, STORE_LMDB_DEBUG_INTERFACE, STORE_LMDB_DEBUG_VERSION,
+                                    &debug_api, sl)) < 0) {
         host->log(self, KEEL_LOG_ERROR, "cannot provide the store service: %s", host->strerror(rc));
         goto fail;
     }
-    host->log(self, KEEL_LOG_INFO, "order store '%s' open, budget %llu bytes", sl->path,
-              (unsigned long long)sl->map_size);
+    host->log(self, KEEL_LOG_INFO, "order store '%s' open, budget %llu bytes, commit_delay %llums",
+              sl->path, (unsigned long long)sl->map_size, (unsigned long long)sl->commit_delay_ms);
     *ctx = sl;
     return 0;
 fail:

@@ -68,12 +68,27 @@ typedef struct sl_req {
 
 typedef struct sl sl_t;
 
+/* Most requests a lane waits for before it stops holding a group back. */
+#define SL_GROUP_MAX 256
+/* Largest accepted commit_delay. */
+#define SL_MAX_COMMIT_DELAY_MS 100
+
 typedef struct sl_lane {
     sl_t *sl;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC for its timed waits */
     sl_req_t *head, *tail;
+    size_t pending; /* requests in head..tail */
     bool closing, running;
+    /* Group delay (0: none): when the last batch held >= 2 requests and
+     * the lane was not idle longer than the delay, wait up to delay_ns
+     * after waking (or until SL_GROUP_MAX are pending, or closing) so
+     * that one batch carries more requests. */
+    uint64_t delay_ns;
+    bool delaying;           /* in that wait: push signals only at SL_GROUP_MAX */
+    size_t last_batch;       /* requests in the previous batch */
+    uint64_t last_done_ns;   /* CLOCK_MONOTONIC when the previous batch was run */
+    uint64_t delayed_groups; /* batches held back by the delay (under lock) */
     pthread_t thread;
     void (*run)(sl_t *sl, sl_req_t *batch);
 } sl_lane_t;
@@ -87,9 +102,12 @@ struct sl {
     MDB_dbi orders, by_customer, sequences;
     _Atomic bool broken; /* MDB_PANIC seen: the env needs a reopen */
     _Atomic bool stopping;
-    bool full_logged; /* writer only: one MAP_FULL line per batch */
+    bool full_logged;         /* writer only: one MAP_FULL line per batch */
+    uint64_t commit_delay_ms; /* config: the writer lane's group delay */
     sl_lane_t writer, reader;
-    keel_metric_t *m_commits, *m_failed;
+    keel_metric_t *m_commits, *m_failed, *m_batch_size;
+    /* For the debug service: commits and the requests they carried. */
+    _Atomic uint64_t commits, committed_requests;
 };
 
 /* codec.c */
@@ -105,7 +123,7 @@ char *sl_hex(const void *data, size_t len);
 int sl_unhex(const char *hex, char **out, size_t *out_len);
 
 /* lanes.c */
-int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *));
+int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms);
 int sl_lane_push(sl_lane_t *lane, sl_req_t *req);
 void sl_lane_stop(sl_lane_t *lane);
 void sl_req_free(sl_req_t *req);

@@ -4,10 +4,12 @@
  * after the commit. A request whose LMDB call fails is answered with that
  * error and the txn is aborted and redone without it (LMDB requires the
  * abort). When the commit itself fails, each request is retried in its
- * own txn so one cannot fail the others.
+ * own txn so one cannot fail the others. Under load the lane holds a
+ * batch back for up to commit_delay first (see lanes.c).
  */
 #include "store_lmdb.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +234,9 @@ static void run_txn(sl_t *sl, sl_req_t *batch, sl_req_t *only)
         }
         if ((rc = mdb_txn_commit(txn)) == 0) {
             sl->host->metric_add(sl->m_commits, 1);
+            sl->host->metric_observe(sl->m_batch_size, (double)n);
+            atomic_fetch_add_explicit(&sl->commits, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&sl->committed_requests, n, memory_order_relaxed);
             return;
         }
         for (sl_req_t *r = batch; r != NULL; r = r->next) {
