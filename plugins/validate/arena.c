@@ -1,8 +1,11 @@
 /* arena.c — one bump allocator per order result. Everything a result points
- * to (tree, strings, errors, output buffers) lives in it, so order_free()
- * is one arena_free() and no error path has to free piece by piece. */
+ * to (tree, strings, errors, output buffers, even yajl's own state) lives
+ * in it, so order_free() is one arena_free() and no error path has to free
+ * piece by piece. */
 #include "validate_impl.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,41 +20,35 @@ typedef struct chunk {
     /* data follows, aligned */
 } chunk_t;
 
-typedef struct adopted {
-    struct adopted *next;
-    void *block;
-} adopted_t;
-
+/* The first chunk lives in the same block as the arena, so a result that
+ * fits in ARENA_FIRST_BYTES (every ordinary order) costs one malloc. */
 struct arena {
-    chunk_t *head;
-    adopted_t *adopted;
+    chunk_t *head; /* newest first; the last one is `first` */
     size_t next_size;
+    chunk_t first; /* its data follows the arena, aligned */
 };
 
 #define CHUNK_HEADER ((sizeof(chunk_t) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
 
-static chunk_t *chunk_new(size_t size)
+static size_t aligned(size_t size)
 {
-    chunk_t *c = malloc(CHUNK_HEADER + size);
-    if (c == NULL)
-        return NULL;
-    c->next = NULL;
-    c->size = size;
-    c->used = 0;
-    return c;
+    return (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+static char *chunk_data(chunk_t *c)
+{
+    return (char *)c + CHUNK_HEADER;
 }
 
 arena_t *arena_new(void)
 {
-    arena_t *a = malloc(sizeof *a);
+    arena_t *a = malloc(offsetof(arena_t, first) + CHUNK_HEADER + ARENA_FIRST_BYTES);
     if (a == NULL)
         return NULL;
-    a->head = chunk_new(ARENA_FIRST_BYTES);
-    if (a->head == NULL) {
-        free(a);
-        return NULL;
-    }
-    a->adopted = NULL;
+    a->first.next = NULL;
+    a->first.size = ARENA_FIRST_BYTES;
+    a->first.used = 0;
+    a->head = &a->first;
     a->next_size = ARENA_FIRST_BYTES * 2;
     return a;
 }
@@ -60,10 +57,8 @@ void arena_free(arena_t *a)
 {
     if (a == NULL)
         return;
-    for (adopted_t *d = a->adopted; d != NULL; d = d->next)
-        free(d->block);
     chunk_t *c = a->head;
-    while (c != NULL) {
+    while (c != &a->first) {
         chunk_t *next = c->next;
         free(c);
         c = next;
@@ -75,24 +70,48 @@ void *arena_alloc(arena_t *a, size_t size)
 {
     if (size > SIZE_MAX / 2)
         return NULL;
-    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    size = aligned(size);
     chunk_t *c = a->head;
     if (c->size - c->used < size) {
         size_t want = a->next_size;
         if (want < size)
             want = size;
-        chunk_t *fresh = chunk_new(want);
+        chunk_t *fresh = malloc(CHUNK_HEADER + want);
         if (fresh == NULL)
             return NULL;
+        fresh->size = want;
+        fresh->used = 0;
         if (a->next_size < (size_t)1 << 24)
             a->next_size *= 2;
         fresh->next = a->head;
         a->head = fresh;
         c = fresh;
     }
-    void *p = (char *)c + CHUNK_HEADER + c->used;
+    void *p = chunk_data(c) + c->used;
     c->used += size;
     return p;
+}
+
+void *arena_realloc(arena_t *a, void *p, size_t old_size, size_t size)
+{
+    if (p == NULL)
+        return arena_alloc(a, size);
+    if (size <= old_size)
+        return p;
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    /* The newest block grows in place while its chunk has room. */
+    chunk_t *c = a->head;
+    uintptr_t at = (uintptr_t)p, base = (uintptr_t)chunk_data(c);
+    if (at >= base && at - base + aligned(old_size) == c->used &&
+        c->size - (at - base) >= aligned(size)) {
+        c->used = at - base + aligned(size);
+        return p;
+    }
+    void *grown = arena_alloc(a, size);
+    if (grown != NULL)
+        memcpy(grown, p, old_size);
+    return grown;
 }
 
 char *arena_strndup(arena_t *a, const char *s, size_t len)
@@ -136,17 +155,4 @@ char *arena_printf(arena_t *a, const char *fmt, ...)
     char *p = arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
-}
-
-int arena_adopt(arena_t *a, void *block)
-{
-    adopted_t *d = arena_alloc(a, sizeof *d);
-    if (d == NULL) {
-        free(block);
-        return -1;
-    }
-    d->block = block;
-    d->next = a->adopted;
-    a->adopted = d;
-    return 0;
 }

@@ -1,12 +1,19 @@
 /* json_tree.c — the request body into a small tree in the result's arena.
  *
- * yajl does the lexing (strict: no comments, no trailing garbage, strings
- * UTF-8 validated) with its own heap stack, and our callbacks keep an
- * explicit stack of open containers bounded by max_depth, so no nesting
- * depth reaches the C stack. Numbers are kept as the text that was sent:
- * money is parsed later from that text, exactly. */
+ * yajl does the lexing (strict: no comments, no trailing garbage) with its
+ * own heap stack, and our callbacks keep an explicit stack of open
+ * containers bounded by max_depth, so no nesting depth reaches the C stack.
+ * Numbers are kept as the text that was sent: money is parsed later from
+ * that text, exactly.
+ *
+ * UTF-8 is checked once, over the whole body, before yajl runs; yajl's own
+ * check is weaker (it lets overlong forms and surrogates through), so it is
+ * turned off. A string yajl hands over as a slice of the body (it had no
+ * escapes) is therefore valid UTF-8 and has no NUL; only a decoded string
+ * (with escapes) is checked again. */
 #include "validate_impl.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
@@ -14,6 +21,8 @@
 
 typedef struct builder {
     arena_t *arena;
+    const unsigned char *body; /* the text being parsed, body_len bytes */
+    size_t body_len;
     jv_t **stack; /* open containers; stack[0] is the root */
     unsigned depth;
     unsigned max_depth;
@@ -96,16 +105,36 @@ static int on_boolean(void *ctx, int value)
     return v != NULL;
 }
 
+/* True when yajl passed `text` straight from the body, as sent: a string
+ * without escapes (exactly the bytes between two quotes of a body already
+ * checked to be valid UTF-8, and yajl refuses raw control characters) or a
+ * number. Anything else is in a yajl buffer that the next token reuses. */
+static bool from_body(const builder_t *b, const void *text)
+{
+    uintptr_t p = (uintptr_t)text, start = (uintptr_t)b->body;
+    return p >= start && p - start < b->body_len;
+}
+
+/* Text the tree can point to: the body itself (it outlives the tree, which
+ * is only read during order_parse), or else a copy in the arena. */
+static const char *keep(builder_t *b, const void *text, size_t len)
+{
+    if (from_body(b, text))
+        return text;
+    const char *copy = arena_strndup(b->arena, text, len);
+    if (copy == NULL)
+        b->oom = true;
+    return copy;
+}
+
 static int on_number(void *ctx, const char *text, size_t len)
 {
     builder_t *b = ctx;
     jv_t *v = add_node(b, JV_NUMBER);
     if (v == NULL)
         return 0;
-    v->text = arena_strndup(b->arena, text, len);
+    v->text = keep(b, text, len);
     v->len = len;
-    if (v->text == NULL)
-        b->oom = true;
     return v->text != NULL;
 }
 
@@ -122,33 +151,36 @@ static bool decoded_utf8_ok(const unsigned char *text, size_t len)
 static int on_string(void *ctx, const unsigned char *text, size_t len)
 {
     builder_t *b = ctx;
-    if (memchr(text, '\0', len) != NULL)
-        return cancel(b, "format", "strings must not contain NUL characters (\\u0000)");
-    if (!decoded_utf8_ok(text, len))
-        return cancel(b, "utf8",
-                      "strings must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
+    bool raw = from_body(b, text);
+    if (!raw) {
+        if (memchr(text, '\0', len) != NULL)
+            return cancel(b, "format", "strings must not contain NUL characters (\\u0000)");
+        if (!decoded_utf8_ok(text, len))
+            return cancel(b, "utf8",
+                          "strings must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
+    }
     jv_t *v = add_node(b, JV_STRING);
     if (v == NULL)
         return 0;
-    v->text = arena_strndup(b->arena, (const char *)text, len);
+    v->text = keep(b, text, len);
     v->len = len;
-    if (v->text == NULL)
-        b->oom = true;
+    v->raw = raw;
     return v->text != NULL;
 }
 
 static int on_key(void *ctx, const unsigned char *text, size_t len)
 {
     builder_t *b = ctx;
-    if (memchr(text, '\0', len) != NULL)
-        return cancel(b, "format", "member names must not contain NUL characters (\\u0000)");
-    if (!decoded_utf8_ok(text, len))
-        return cancel(b, "utf8",
-                      "member names must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
-    b->key = arena_strndup(b->arena, (const char *)text, len);
+    if (!from_body(b, text)) {
+        if (memchr(text, '\0', len) != NULL)
+            return cancel(b, "format", "member names must not contain NUL characters (\\u0000)");
+        if (!decoded_utf8_ok(text, len))
+            return cancel(
+                b, "utf8",
+                "member names must not contain unpaired surrogate escapes (\\uD800-\\uDFFF)");
+    }
+    b->key = keep(b, text, len);
     b->key_len = len;
-    if (b->key == NULL)
-        b->oom = true;
     return b->key != NULL;
 }
 
@@ -198,6 +230,16 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* Orders are mostly ASCII: skip eight such bytes at a time. */
+        while (len - i >= 8) {
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if (word & UINT64_C(0x8080808080808080))
+                break;
+            i += 8;
+        }
+        if (i == len)
+            break;
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;
@@ -234,6 +276,48 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
     return len;
 }
 
+/* yajl's allocations (handle, lexer, buffers, state stack) come from the
+ * result's arena too: no malloc per parse, and nothing to free by hand.
+ * Each block records its size in front for realloc. */
+typedef struct yajl_block {
+    size_t size;
+    /* ARENA_ALIGN'ed data follows */
+} yajl_block_t;
+
+static void *yajl_arena_malloc(void *arena, size_t size)
+{
+    if (size > SIZE_MAX / 4)
+        return NULL;
+    yajl_block_t *blk = arena_alloc(arena, sizeof *blk + size);
+    if (blk == NULL)
+        return NULL;
+    blk->size = size;
+    return blk + 1;
+}
+
+static void *yajl_arena_realloc(void *arena, void *p, size_t size)
+{
+    if (p == NULL)
+        return yajl_arena_malloc(arena, size);
+    if (size > SIZE_MAX / 4)
+        return NULL;
+    yajl_block_t *blk = (yajl_block_t *)p - 1;
+    size_t old = blk->size;
+    if (size <= old)
+        return p;
+    yajl_block_t *grown = arena_realloc(arena, blk, sizeof *blk + old, sizeof *blk + size);
+    if (grown == NULL)
+        return NULL;
+    grown->size = size;
+    return grown + 1;
+}
+
+static void yajl_arena_free(void *arena, void *p)
+{
+    (void)arena; /* freed with the arena */
+    (void)p;
+}
+
 /* yajl's own message, e.g. "parse error: premature EOF", trimmed. */
 static char *yajl_message(arena_t *a, yajl_handle h, const char *text, size_t len, size_t at)
 {
@@ -266,16 +350,19 @@ int json_tree_parse(arena_t *a, const char *text, size_t len, unsigned max_depth
         why->message = arena_printf(a, "invalid UTF-8 at byte %zu", bad);
         return why->message != NULL ? 1 : KEEL_ENOMEM;
     }
-    builder_t b = {.arena = a, .max_depth = max_depth};
+    builder_t b = {
+        .arena = a, .body = (const unsigned char *)text, .body_len = len, .max_depth = max_depth};
     b.stack = arena_alloc(a, sizeof(jv_t *) * (max_depth + 1));
     if (b.stack == NULL)
         return KEEL_ENOMEM;
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &b);
+    yajl_alloc_funcs funcs = {yajl_arena_malloc, yajl_arena_realloc, yajl_arena_free, a};
+    yajl_handle h = yajl_alloc(&callbacks, &funcs, &b);
     if (h == NULL)
         return KEEL_ENOMEM;
-    /* Defaults are already strict; state them since they are the contract. */
+    /* The strict defaults, stated since they are the contract; UTF-8 was
+     * checked above, more strictly than yajl would. */
     yajl_config(h, yajl_allow_comments, 0);
-    yajl_config(h, yajl_dont_validate_strings, 0);
+    yajl_config(h, yajl_dont_validate_strings, 1);
     yajl_config(h, yajl_allow_trailing_garbage, 0);
     yajl_config(h, yajl_allow_multiple_values, 0);
     yajl_config(h, yajl_allow_partial_values, 0);

@@ -89,6 +89,23 @@ static int lookup(const spelling_t *table, const char *key, size_t key_len)
     return -1;
 }
 
+/* Member names are not NUL-terminated (see jv_t); the path needs a copy. */
+static void unknown_field(vresult_t *r, const jv_t *m, shape_kind_t kind, const char *parent,
+                          long index)
+{
+    char *name = arena_strndup(r->arena, m->key, m->key_len);
+    if (name == NULL) {
+        r->oom = true;
+        return;
+    }
+    vr_error(r, parent, index, name, "unknown_field", "unknown field \"%s\"; allowed here: %s",
+             name,
+             kind == SHAPE_ORDER  ? "order_id, customer_id, order_date, payment_method, "
+                                    "amount, items, shipping_address (or camelCase)"
+             : kind == SHAPE_ITEM ? "product_id, name, quantity, price (or productId)"
+                                  : "street, city, state, zip_code (or zipCode)");
+}
+
 void normalise_object(vresult_t *r, const validate_ctx_t *ctx, const jv_t *object,
                       shape_kind_t kind, const char *parent, long index, const jv_t **slots)
 {
@@ -100,18 +117,14 @@ void normalise_object(vresult_t *r, const validate_ctx_t *ctx, const jv_t *objec
         int slot = lookup(table, m->key, m->key_len);
         if (slot < 0) {
             if (!ctx->allow_unknown_fields)
-                vr_error(r, parent, index, m->key, "unknown_field",
-                         "unknown field \"%s\"; allowed here: %s", m->key,
-                         kind == SHAPE_ORDER ? "order_id, customer_id, order_date, payment_method, "
-                                               "amount, items, shipping_address (or camelCase)"
-                         : kind == SHAPE_ITEM ? "product_id, name, quantity, price (or productId)"
-                                              : "street, city, state, zip_code (or zipCode)");
+                unknown_field(r, m, kind, parent, index);
             continue;
         }
         if (slots[slot] != NULL) {
             const jv_t *first = slots[slot];
             vr_error(r, parent, index, normalise_name(kind, slot), "duplicate_field",
-                     "given more than once (as \"%s\" and \"%s\")", first->key, m->key);
+                     "given more than once (as \"%.*s\" and \"%.*s\")", (int)first->key_len,
+                     first->key, (int)m->key_len, m->key);
             continue; /* the first one is checked */
         }
         slots[slot] = m;

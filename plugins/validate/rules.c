@@ -49,10 +49,11 @@ static bool string_present(vresult_t *r, where_t w, const jv_t *v, bool required
 static vstr_t text_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, const jv_t *v,
                          bool required)
 {
-    vstr_t out = {NULL, 0};
+    vstr_t out = {NULL, 0, false};
     if (!string_present(r, w, v, required))
         return out;
-    size_t chars = value_utf8_length(v->text, v->len);
+    /* Never more characters than bytes: count only when it may matter. */
+    size_t chars = v->len > ctx->max_string_length ? value_utf8_length(v->text, v->len) : v->len;
     if (chars > ctx->max_string_length) {
         ERR(r, w, "length", "must be at most %zu characters, got %zu", ctx->max_string_length,
             chars);
@@ -60,6 +61,7 @@ static vstr_t text_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, con
     }
     out.s = v->text;
     out.len = v->len;
+    out.plain = v->raw;
     return out;
 }
 
@@ -67,7 +69,7 @@ static vstr_t text_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, con
 static vstr_t id_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, const jv_t *v,
                        bool required)
 {
-    vstr_t out = {NULL, 0};
+    vstr_t out = {NULL, 0, false};
     if (!string_present(r, w, v, required))
         return out;
     if (v->len == 0) {
@@ -87,6 +89,7 @@ static vstr_t id_field(vresult_t *r, const validate_ctx_t *ctx, where_t w, const
     }
     out.s = v->text;
     out.len = v->len;
+    out.plain = true; /* [A-Za-z0-9._:-] only */
     return out;
 }
 

@@ -95,11 +95,11 @@ static int order_parse(void *svc_ctx, const void *json, size_t len, const char *
             r->pub.status = KEEL_EFAILED;
         } else if (!r->oom) {
             rc = canon_write(r, ctx, &order);
-            r->pub.order_id = order.order_id.s;
-            r->pub.customer_id = order.customer_id.s;
-            if (r->pub.id_assigned) /* the caller's buffer may not outlive us */
-                r->pub.order_id = arena_strndup(arena, order.order_id.s, order.order_id.len);
-            if (r->pub.order_id == NULL)
+            /* Both may point into the body or the caller's assign_id, which
+             * may not outlive us. */
+            r->pub.order_id = arena_strndup(arena, order.order_id.s, order.order_id.len);
+            r->pub.customer_id = arena_strndup(arena, order.customer_id.s, order.customer_id.len);
+            if (r->pub.order_id == NULL || r->pub.customer_id == NULL)
                 rc = KEEL_ENOMEM;
         }
     }

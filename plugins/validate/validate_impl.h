@@ -30,9 +30,10 @@ void *arena_alloc(arena_t *a, size_t size);
 char *arena_strndup(arena_t *a, const char *s, size_t len);
 char *arena_vprintf(arena_t *a, const char *fmt, va_list ap) KEEL_PRINTF(2, 0);
 char *arena_printf(arena_t *a, const char *fmt, ...) KEEL_PRINTF(2, 3);
-/* Takes ownership of a malloc()ed block, freed by arena_free(). On failure
- * the block is freed at once and -1 returned. */
-int arena_adopt(arena_t *a, void *block);
+/* Grows a block of old_size bytes from this arena to size (in place when it
+ * is the newest block and its chunk has room); NULL p allocates. The old
+ * block stays valid until arena_free() either way. NULL on failure. */
+void *arena_realloc(arena_t *a, void *p, size_t old_size, size_t size);
 
 /* ---- json_tree.c ------------------------------------------------------ */
 
@@ -49,10 +50,13 @@ typedef struct jv jv_t;
 struct jv {
     jv_type_t type;
     bool boolean;
+    /* Texts are not NUL-terminated: they point into the body when it holds
+     * them as they are (valid only during order_parse) or into the arena. */
     const char *key; /* member name when the parent is an object */
     size_t key_len;
-    const char *text; /* STRING (decoded, NUL-terminated) or NUMBER (as written) */
+    const char *text; /* STRING (decoded) or NUMBER (as written) */
     size_t len;
+    bool raw;    /* STRING: sent without escapes, so no " \ or control character */
     jv_t *first; /* OBJECT / ARRAY children, in document order */
     jv_t *last;
     size_t count;
@@ -131,8 +135,9 @@ const char *normalise_name(shape_kind_t kind, int slot);
 /* ---- the typed, valid order ------------------------------------------- */
 
 typedef struct vstr {
-    const char *s; /* NULL: absent */
+    const char *s; /* NULL: absent; not NUL-terminated (see jv_t) */
     size_t len;
+    bool plain; /* known to need no escaping in JSON */
 } vstr_t;
 
 typedef struct order_item {
