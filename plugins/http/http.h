@@ -245,9 +245,10 @@ struct evkeyvalq;
  * with nothing left to clear. */
 bool http_query_page(http_exchange_t *ex, struct evkeyvalq *query, long default_limit,
                      long max_limit, http_page_t *page);
-/* s as a JSON string with its quotes (UTF-8 passes through; quotes,
- * backslashes and control bytes are escaped) into out; its length, or 0
- * when cap is too small. */
+/* s as a JSON string with its quotes into out (quotes, backslashes and
+ * control bytes escaped; valid UTF-8 passes through, otherwise each byte
+ * >= 0x80 is escaped as \u00XX so the result is still valid JSON); its
+ * length, or 0 when cap is too small. */
 size_t http_json_quote(char *out, size_t cap, const char *s);
 void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
     KEEL_PRINTF(4, 5);

@@ -70,20 +70,27 @@ static unsigned method_index(unsigned bit)
     return i;
 }
 
+/* One JSON line per answer, formatted here (no jansson tree per request):
+ * {"method","path","query","status","bytes","latency_ms","request_id",
+ * "client"}. */
 static void access_log(http_exchange_t *ex, int status, size_t bytes, double seconds)
 {
     http_server_t *srv = ex->loop->srv;
     if (!srv->cfg.access_log || !srv->host->log_enabled(srv->self, KEEL_LOG_INFO))
         return;
-    json_t *line = json_pack("{s:s, s:s, s:s?, s:i, s:I, s:f, s:s, s:s}", "method", ex->method_name,
-                             "path", ex->path, "query", ex->query, "status", status, "bytes",
-                             (json_int_t)bytes, "latency_ms", seconds * 1000.0, "request_id",
-                             ex->request_id, "client", ex->conn ? ex->conn->peer : "?");
-    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4)) : NULL;
-    if (text != NULL)
-        srv->host->log(srv->self, KEEL_LOG_INFO, "access %s", text);
-    free(text);
-    json_decref(line);
+    char path[6 * sizeof ex->path + 3], query[6 * 512 + 3] = "null", latency[32];
+    if (http_json_quote(path, sizeof path, ex->path) == 0)
+        snprintf(path, sizeof path, "\"-\"");
+    if (ex->query != NULL && http_json_quote(query, sizeof query, ex->query) == 0)
+        snprintf(query, sizeof query, "\"(too long)\"");
+    int n = snprintf(latency, sizeof latency, "%.4g", seconds * 1000.0);
+    if (n > 0 && (size_t)n < sizeof latency - 2 && strpbrk(latency, ".e") == NULL)
+        memcpy(latency + n, ".0", 3); /* a JSON real, as before */
+    srv->host->log(srv->self, KEEL_LOG_INFO,
+                   "access {\"method\":\"%s\",\"path\":%s,\"query\":%s,\"status\":%d,"
+                   "\"bytes\":%zu,\"latency_ms\":%s,\"request_id\":\"%s\",\"client\":\"%s\"}",
+                   ex->method_name, path, query, status, bytes, latency, ex->request_id,
+                   ex->conn ? ex->conn->peer : "?");
 }
 
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type)
@@ -143,6 +150,7 @@ void http_respond_json(http_exchange_t *ex, int status, const char *json)
 size_t http_json_quote(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    bool raw_ok = utf8_valid(s, strlen(s)); /* else bytes >= 0x80 are escaped too */
     size_t n = 0;
     if (cap < 3)
         return 0;
@@ -153,7 +161,7 @@ size_t http_json_quote(char *out, size_t cap, const char *s)
         if (*p == '"' || *p == '\\') {
             out[n++] = '\\';
             out[n++] = (char)*p;
-        } else if (*p < 0x20) {
+        } else if (*p < 0x20 || (*p >= 0x80 && !raw_ok)) {
             memcpy(out + n, "\\u00", 4);
             out[n + 4] = hex[*p >> 4];
             out[n + 5] = hex[*p & 15];
