@@ -298,17 +298,23 @@ int ops_send(ql_wtxn_t *w, ql_request_t *req)
         }
         memcpy(result->message_id, e->record + 9, KEEL_ID_LEN);
         result->message_id[KEEL_ID_LEN] = '\0';
-        bool dedup = e->dedup_id && q->dedup_window_ms > 0;
+        bool dedup = e->dedup_id && q->dedup_window_ms > 0, seen_before = false;
+        ql_dedup_hit_t seen;
+        int rc;
         if (dedup) {
-            ql_dedup_entry_t *seen = dedup_find(&q->dedup, e->dedup_id);
-            if (seen && seen->enqueued_at_ms + q->dedup_window_ms > w->now_ms) {
+            ql_dedup_log_t log = {w->txn, q->dbi[QL_DB_DEDUP]};
+            rc = dedup_find(&q->dedup, &log, e->dedup_id, &seen);
+            if (rc != 0 && rc != MDB_NOTFOUND)
+                return rc;
+            seen_before = rc == 0;
+            if (seen_before && seen.enqueued_at_ms + q->dedup_window_ms > w->now_ms) {
                 result->duplicate = true;
-                memcpy(result->message_id, seen->message_id, sizeof result->message_id);
+                memcpy(result->message_id, seen.message_id, sizeof result->message_id);
                 continue;
             }
         }
         MDB_stat st;
-        int rc = mdb_stat(w->txn, q->dbi[QL_DB_STATE], &st);
+        rc = mdb_stat(w->txn, q->dbi[QL_DB_STATE], &st);
         if (rc != 0)
             return rc;
         ql_touch(q);
@@ -358,9 +364,9 @@ int ops_send(ql_wtxn_t *w, ql_request_t *req)
                 w->undo = grown;
                 w->undo_cap = cap;
             }
-            if (dedup_put(&q->dedup, e->dedup_id, result->message_id, w->now_ms, seq,
-                          &w->undo[w->undo_count]) < 0)
-                return ENOMEM;
+            if ((rc = dedup_put(&q->dedup, e->dedup_id, seen_before ? &seen : NULL, w->now_ms, seq,
+                                &w->undo[w->undo_count])) != 0)
+                return rc;
             w->undo_count++;
         }
         q->working.sent++;

@@ -12,7 +12,7 @@
  *   dlq.c         listing a DLQ page in one short read txn
  *   writer.c      the writer thread: request queue, group commit
  *   complete.c    after a commit: long-poll parking, tasks, callbacks
- *   dedup.c       the in-memory dedup index (writer-owned)
+ *   dedup.c       the in-memory dedup index: fingerprints, checked against the log
  *
  * Threads: exactly one writer thread owns every write txn and every field
  * marked "writer"; callbacks run on one completion thread, in commit
@@ -78,35 +78,59 @@ typedef struct ql_metrics {
 
 /* ---- dedup index (dedup.c) ---- */
 
-typedef struct ql_dedup_entry {
-    struct ql_dedup_entry *next;
-    uint64_t enqueued_at_ms;
+/* One remembered dedup id: its fingerprint and the key of its dedup-log
+ * record, which holds the id itself and the message id. */
+typedef struct ql_dedup_slot {
+    uint64_t fingerprint; /* 0: an empty slot */
     uint64_t seq;
-    char message_id[KEEL_ID_LEN + 1];
-    char key[]; /* the dedup id */
-} ql_dedup_entry_t;
+    uint64_t enqueued_at_ms;
+} ql_dedup_slot_t;
+
+/* A 64-bit hash of a dedup id's `len` bytes. */
+typedef uint64_t (*ql_dedup_hash_fn)(const char *key, size_t len);
 
 typedef struct ql_dedup {
-    ql_dedup_entry_t **buckets;
-    size_t bucket_count, count;
+    ql_dedup_slot_t *slots;
+    size_t capacity, count;
+    ql_dedup_hash_fn hash; /* NULL: dedup_hash(); tests force collisions */
 } ql_dedup_t;
 
-/* How to undo one change to a dedup index when a txn aborts. */
+/* Where fingerprint matches are verified: the dedup log (QL_DB_DEDUP) as
+ * the caller's txn sees it. */
+typedef struct ql_dedup_log {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+} ql_dedup_log_t;
+
+/* A dedup id found, as its log record says. */
+typedef struct ql_dedup_hit {
+    uint64_t enqueued_at_ms, seq;
+    char message_id[KEEL_ID_LEN + 1];
+} ql_dedup_hit_t;
+
+/* How to undo one change to a dedup index when a txn aborts. Entries move
+ * inside the table: (fingerprint, seq) names the one changed. */
 typedef struct ql_dedup_undo {
     ql_dedup_t *index;
-    ql_dedup_entry_t *entry; /* the entry changed */
-    bool existed;            /* false: remove it; true: restore the old values */
+    uint64_t fingerprint, seq;
+    bool existed; /* false: remove it; true: restore the old values */
     uint64_t old_at_ms, old_seq;
-    char old_message_id[KEEL_ID_LEN + 1];
 } ql_dedup_undo_t;
 
+uint64_t dedup_hash(const char *key, size_t len);
 void dedup_free(ql_dedup_t *index);
-ql_dedup_entry_t *dedup_find(ql_dedup_t *index, const char *key);
-/* Inserts or overwrites; appends how to undo it to `undo` (may be NULL). */
-int dedup_put(ql_dedup_t *index, const char *key, const char *message_id, uint64_t at_ms,
+/* Looks `key` up; a fingerprint match counts only once its log record,
+ * read in `log`, holds `key`. 0 and `hit` filled; MDB_NOTFOUND; or the
+ * LMDB error of that read. */
+int dedup_find(ql_dedup_t *index, const ql_dedup_log_t *log, const char *key, ql_dedup_hit_t *hit);
+/* Points `key` at (at_ms, seq). `existing`: what dedup_find() just found
+ * for `key` (overwritten), or NULL when it found nothing (inserted). Sets
+ * `undo` (may be NULL) to how to undo it. 0 or ENOMEM. */
+int dedup_put(ql_dedup_t *index, const char *key, const ql_dedup_hit_t *existing, uint64_t at_ms,
               uint64_t seq, ql_dedup_undo_t *undo);
 void dedup_undo(const ql_dedup_undo_t *undo);
-/* Removes `key` if it still refers to `seq`. */
+/* Removes `key` if it still refers to `seq`: `key` is the id in the log
+ * record of `seq` (only the fingerprint and seq are compared). */
 void dedup_remove_if(ql_dedup_t *index, const char *key, uint64_t seq);
 
 /* ---- queues ---- */

@@ -298,6 +298,7 @@ int store_rebuild_dedup(ql_t *ql)
         MDB_cursor *cur;
         if ((rc = mdb_cursor_open(txn, q->dbi[QL_DB_DEDUP], &cur)) != 0)
             break;
+        ql_dedup_log_t log = {txn, q->dbi[QL_DB_DEDUP]};
         MDB_val k, v;
         for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
             if (k.mv_size != 16 || v.mv_size <= KEEL_ID_LEN || v.mv_size > 512)
@@ -306,10 +307,16 @@ int store_rebuild_dedup(ql_t *ql)
             memcpy(key, (const char *)v.mv_data + KEEL_ID_LEN, v.mv_size - KEEL_ID_LEN);
             key[v.mv_size - KEEL_ID_LEN] = '\0';
             const uint8_t *kb = k.mv_data;
-            if (dedup_put(&q->dedup, key, v.mv_data, be64_get(kb), be64_get(kb + 8), NULL) < 0) {
-                rc = ENOMEM;
+            /* A later record of the same id takes its place, as in sends. */
+            ql_dedup_hit_t seen;
+            int found = dedup_find(&q->dedup, &log, key, &seen);
+            if (found != 0 && found != MDB_NOTFOUND) {
+                rc = found;
                 break;
             }
+            if ((rc = dedup_put(&q->dedup, key, found == 0 ? &seen : NULL, be64_get(kb),
+                                be64_get(kb + 8), NULL)) != 0)
+                break;
         }
         mdb_cursor_close(cur);
         if (rc == MDB_NOTFOUND)

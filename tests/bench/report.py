@@ -101,7 +101,7 @@ add(f"| anon RSS after warm-up, 1st half -> 2nd half (max) | {fmt(mib('e2e.load_
     f"{r.get('e2e.load_rss_samples', '?')} samples |")
 add(f"| anon RSS slope after warm-up | {fmt(num('e2e.load_anon_slope_bytes_per_s') and num('e2e.load_anon_slope_bytes_per_s') / 1024, 0)} KiB/s | "
     f"{r.get('e2e.load_anon_bytes_per_order', '?')} bytes per accepted order; the queue's in-memory dedup index keeps "
-    "each order's dedup id (~150 B) for dedup_window (5 min): growth proportional to rate x window, "
+    "each order's dedup id (a 24-byte slot, ~35 B with spare room) for dedup_window (5 min): growth proportional to rate x window, "
     "bounded only once the run outlasts the window |")
 add(f"| start-up to /readyz 200, empty data dir | {fmt(num('startup.ready_ms_median'), 1)} ms | median of "
     f"{r.get('startup.starts', '?')} starts, max {fmt(num('startup.ready_ms_max'), 1)} ms, /readyz polled every 1 ms |")
