@@ -35,12 +35,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 enum { PHASE_HEAD, PHASE_BODY, PHASE_CHUNKED };
-enum { IN_INITIAL = 4096, IN_KEEP = 65536, TLS_CHUNK = 16384, HEAD_STACK = 2048 };
+enum { IN_INITIAL = 4096, IN_KEEP = 65536, TLS_CHUNK = 16384, HEAD_STACK = 2048, LINGER_S = 2 };
 
 static void conn_process(http_conn_t *c);
 static void conn_flush(http_conn_t *c);
@@ -64,6 +65,10 @@ static void set_reading(http_conn_t *c, bool on)
     else if (!on && c->reading)
         event_del(c->rev);
     c->reading = on;
+    /* Bytes OpenSSL already decrypted (a record larger than our room)
+     * never show on the socket again: have on_read take them. */
+    if (on && c->ssl != NULL && SSL_pending(c->ssl) > 0)
+        event_active(c->rev, EV_READ, 0);
 }
 
 static void set_writing(http_conn_t *c, bool on)
@@ -171,6 +176,7 @@ static ssize_t conn_recv(http_conn_t *c, char *p, size_t n)
     case SSL_ERROR_WANT_WRITE:
         c->tls_rw = true;
         set_writing(c, true);
+        set_reading(c, false); /* on_write resumes it */
         return -EAGAIN;
     case SSL_ERROR_ZERO_RETURN:
         return 0;
@@ -231,14 +237,19 @@ static void conn_write(http_conn_t *c, const char *a, size_t alen, const void *b
             return;
         }
     }
+    int rc = 0;
     if (done < alen) {
-        evbuffer_add(c->out, a + done, alen - done);
+        rc = evbuffer_add(c->out, a + done, alen - done);
         done = 0;
     } else {
         done -= alen;
     }
-    if (blen > done)
-        evbuffer_add(c->out, (const char *)b + done, blen - done);
+    if (rc == 0 && blen > done)
+        rc = evbuffer_add(c->out, (const char *)b + done, blen - done);
+    if (rc != 0) {
+        conn_close(c); /* out of memory: a cut answer must not look whole */
+        return;
+    }
     conn_flush(c);
 }
 
@@ -271,7 +282,7 @@ static void conn_flush(http_conn_t *c)
         int err = p ? SSL_get_error(c->ssl, n) : SSL_ERROR_SSL;
         if (err == SSL_ERROR_WANT_WRITE)
             break;
-        if (err == SSL_ERROR_WANT_READ) {
+        if (err == SSL_ERROR_WANT_READ && !c->peer_eof) {
             c->tls_wr = true;
             set_reading(c, true);
             break;
@@ -297,6 +308,18 @@ static void conn_complete(http_conn_t *c)
 {
     c->in_request = false;
     c->loop->busy--;
+    if (c->close_after && c->linger && c->ssl == NULL && shutdown(c->fd, SHUT_WR) == 0) {
+        /* The client may still be sending what we refused (a body over the
+         * limit): closing now would reset the connection and could destroy
+         * our answer before it is read. Read and drop for a while first. */
+        c->lingering = true;
+        c->in_len = 0; /* what was read of the refused request goes too */
+        c->state = CONN_IDLE;
+        struct timeval tv = {.tv_sec = LINGER_S};
+        evtimer_add(c->timer, &tv);
+        set_reading(c, true);
+        return;
+    }
     if (c->close_after) {
         conn_close(c);
         return;
@@ -316,11 +339,8 @@ static void conn_complete(http_conn_t *c)
     c->req_end = 0;
     c->sent_continue = false;
     conn_arm(c, rest > 0 ? CONN_READING : CONN_IDLE);
-    if (!c->peer_eof) {
+    if (!c->peer_eof && !c->tls_rw)
         set_reading(c, true);
-        if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
-            conn_fill(c); /* decrypted bytes epoll cannot see */
-    }
     conn_process(c);
 }
 
@@ -383,7 +403,7 @@ static void conn_dispatch(http_conn_t *c, int error, size_t body_len)
     c->loop->busy++;
     conn_arm(c, CONN_BUSY);
     if (error != 0) {
-        c->close_after = true; /* the framing is lost */
+        c->close_after = c->linger = true; /* the framing is lost */
         c->req_end = c->in_len;
         http_handle_error(ex, error);
         return;
@@ -403,7 +423,7 @@ static void conn_process(http_conn_t *c)
     if (c->processing)
         return; /* the caller's loop goes on */
     c->processing = true;
-    while (c->fd >= 0 && !c->in_request) {
+    while (c->fd >= 0 && !c->in_request && !c->lingering) {
         if (c->in_len == 0) {
             if (c->peer_eof)
                 conn_close(c);
@@ -434,9 +454,26 @@ static void conn_process(http_conn_t *c)
         conn_free(c);
 }
 
+/* A lingering close: drops what the client still sends until it closes
+ * or the timer ends it. */
+static void linger_drain(http_conn_t *c)
+{
+    char sink[16384];
+    ssize_t n;
+    do
+        n = read(c->fd, sink, sizeof sink);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        conn_close(c);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     http_conn_t *c = arg;
+    if (c->lingering) {
+        linger_drain(c);
+        return;
+    }
     if (c->tls_wr) {
         c->tls_wr = false;
         c->processing = true; /* conn_flush may close: keep c until below */
@@ -457,6 +494,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     http_conn_t *c = arg;
     if (c->tls_rw) {
         c->tls_rw = false;
+        set_writing(c, evbuffer_get_length(c->out) > 0 && !c->tls_wr);
+        set_reading(c, !c->peer_eof);
         conn_fill(c);
         conn_process(c); /* may free c */
         return;
@@ -540,7 +579,8 @@ static const char *loop_date(http_loop_t *loop)
     return loop->date;
 }
 
-void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t len, const char *type)
+void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t len,
+                    struct evbuffer *evbody, const char *type)
 {
     http_conn_t *c = ex->conn;
     if (c == NULL || c->fd < 0)
@@ -571,7 +611,14 @@ void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t le
     memcpy(head + n, "\r\n", 2);
     n += 2;
     bool no_body = bodyless || ex->method == HTTP_M_HEAD;
-    conn_write(c, head, (size_t)n, no_body ? NULL : body, no_body ? 0 : len);
+    if (evbody != NULL && !no_body) {
+        if (evbuffer_add(c->out, head, (size_t)n) == 0 && evbuffer_add_buffer(c->out, evbody) == 0)
+            conn_flush(c);
+        else
+            conn_close(c);
+    } else {
+        conn_write(c, head, (size_t)n, no_body ? NULL : body, no_body ? 0 : len);
+    }
     if (head != stack)
         free(head);
 }

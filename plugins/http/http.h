@@ -76,6 +76,8 @@ struct http_conn {
     bool writing;        /* wev is added */
     bool peer_eof;       /* the peer closed its side (or a read failed) */
     bool close_after;    /* close once the current response is written */
+    bool linger;         /* ...after reading and dropping what the client still sends */
+    bool lingering;      /* answered; dropping input until EOF or the timer */
     bool tls_rw, tls_wr; /* TLS read wants writable / write wants readable */
     bool processing;     /* conn_process is on the stack */
     char *in;            /* request bytes; the current request starts at in[0] */
@@ -213,8 +215,10 @@ void http_conn_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 void http_conn_close_all(http_loop_t *loop, bool idle_only);
 /* Writes status, headers and body of the exchange's answer (then frees
  * nothing: http_respond does). */
-void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t len,
-                    const char *type);
+/* The body is data[len], or the chains of `evbody` (moved, not copied)
+ * when it is not NULL. */
+void http_conn_send(http_exchange_t *ex, int status, const void *data, size_t len,
+                    struct evbuffer *evbody, const char *type);
 /* The handler is done with the connection (http_respond, after sending). */
 void http_conn_answered(http_conn_t *c);
 
@@ -230,6 +234,8 @@ const char *http_header(const http_exchange_t *ex, const char *name);
 void http_add_header(http_exchange_t *ex, const char *name, const char *value);
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type);
 void http_respond_json(http_exchange_t *ex, int status, const char *json);
+/* Frees an exchange that will not be answered (its loop is gone). */
+void http_exchange_free(http_exchange_t *ex);
 /* http_respond with the body as bytes (NULL/0 for none). */
 void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t len,
                        const char *type);

@@ -1,8 +1,8 @@
 /* parse.c — HTTP/1.x request framing, in place (see parse.h). Strict where
  * leniency lets two parsers disagree about where a request ends (folded
  * lines, both Content-Length and Transfer-Encoding, repeated lengths, bare
- * CR), lenient where it costs nothing (bare LF line ends, empty lines
- * before the request line). */
+ * CR, chunked in HTTP/1.0), lenient where it costs nothing (bare LF line
+ * ends, an empty line before the request line). */
 #include "parse.h"
 
 #include <string.h>
@@ -89,10 +89,10 @@ static int apply_header(const char *name, const char *value, http_head_t *h, boo
         }
         h->content_length = n;
     } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-        if (h->chunked)
-            return -400;
+        if (h->chunked || h->minor == 0)
+            return -400; /* repeated, or in HTTP/1.0: faulty framing (RFC 9112 6.1) */
         if (strcasecmp(value, "chunked") != 0)
-            return h->minor == 0 ? -400 : -501;
+            return -501;
         h->chunked = true;
     } else if (strcasecmp(name, "Connection") == 0) {
         *conn_close = *conn_close || has_token(value, "close");
@@ -191,7 +191,7 @@ const char *http_head_get(const char *buf, const http_head_t *h, const char *nam
     return NULL;
 }
 
-enum { CK_SIZE, CK_EXT, CK_DATA, CK_DATA_END, CK_TRAILER };
+enum { CK_SIZE, CK_SIZE_WS, CK_EXT, CK_DATA, CK_DATA_END, CK_TRAILER };
 enum { MAX_CHUNK_EXT = 1024, MAX_TRAILER = 8192, MAX_SIZE_DIGITS = 15 };
 
 static int hex_value(char c)
@@ -253,6 +253,7 @@ int http_chunked_decode(http_chunked_t *c, char *body, size_t len, size_t max_bo
         char ch = body[c->in];
         switch (c->state) {
         case CK_SIZE:
+        case CK_SIZE_WS:
         case CK_EXT:
             if (end == 0 && c->state == CK_SIZE && hex_value(ch) >= 0) {
                 if (++c->line > MAX_SIZE_DIGITS)
@@ -262,9 +263,15 @@ int http_chunked_decode(http_chunked_t *c, char *body, size_t len, size_t max_bo
             } else if (end == 0) {
                 if (c->line == 0 || ++c->trailer > MAX_CHUNK_EXT)
                     return -400; /* no size digits, or a runaway extension */
-                if (c->state == CK_SIZE && ch != ';' && ch != ' ' && ch != '\t')
-                    return -400;
-                c->state = CK_EXT;
+                /* After the size: blanks, then only ';' opens an extension. */
+                if (c->state != CK_EXT) {
+                    if (ch == ';')
+                        c->state = CK_EXT;
+                    else if (ch == ' ' || ch == '\t')
+                        c->state = CK_SIZE_WS;
+                    else
+                        return -400;
+                }
                 c->in++;
             } else if (c->line == 0) {
                 return -400;

@@ -19,6 +19,8 @@
 #include <strings.h>
 
 /* A static name for the method token (logs and metrics keep it). */
+enum { RESPOND_COPY_MAX = 16384 }; /* larger bodies are not pulled up */
+
 static const char *method_name(const char *token)
 {
     static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"};
@@ -93,15 +95,35 @@ static void access_log(http_exchange_t *ex, int status, size_t bytes, double sec
                    ex->conn ? ex->conn->peer : "?");
 }
 
+static void respond(http_exchange_t *ex, int status, const void *data, size_t bytes,
+                    struct evbuffer *body, const char *type);
+
 void http_respond(http_exchange_t *ex, int status, struct evbuffer *body, const char *type)
 {
     size_t bytes = body ? evbuffer_get_length(body) : 0;
+    if (bytes > RESPOND_COPY_MAX) { /* a file: its chains move, never copied */
+        respond(ex, status, NULL, bytes, body, type);
+        return;
+    }
     const void *data = bytes > 0 ? evbuffer_pullup(body, -1) : NULL;
-    http_respond_data(ex, status, data, data ? bytes : 0, type);
+    respond(ex, status, data, data ? bytes : 0, NULL, type);
 }
 
 void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t bytes,
                        const char *type)
+{
+    respond(ex, status, data, bytes, NULL, type);
+}
+
+void http_exchange_free(http_exchange_t *ex)
+{
+    if (ex != NULL && ex->out_headers != ex->out_inline)
+        free(ex->out_headers);
+    free(ex);
+}
+
+static void respond(http_exchange_t *ex, int status, const void *data, size_t bytes,
+                    struct evbuffer *body, const char *type)
 {
     http_server_t *srv = ex->loop->srv;
     http_add_header(ex, "X-Request-Id", ex->request_id);
@@ -112,7 +134,7 @@ void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t
         if (srv->cfg.cors_credentials)
             http_add_header(ex, "Access-Control-Allow-Credentials", "true");
     }
-    http_conn_send(ex, status, data, bytes, type);
+    http_conn_send(ex, status, data, bytes, body, type);
 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -124,9 +146,7 @@ void http_respond_data(http_exchange_t *ex, int status, const void *data, size_t
     srv->host->metric_observe(srv->metrics.seconds[ex->match.route], seconds);
     access_log(ex, status, bytes, seconds);
     http_conn_t *conn = ex->conn;
-    if (ex->out_headers != ex->out_inline)
-        free(ex->out_headers);
-    free(ex);
+    http_exchange_free(ex);
     if (conn != NULL)
         http_conn_answered(conn);
 }

@@ -80,7 +80,7 @@ void http_pending_free(http_pending_t *p)
         event_free(p->timer);
     if (p->free_data)
         p->free_data(p->data);
-    free(p->ex); /* only set when never answered */
+    http_exchange_free(p->ex); /* only set when never answered */
     free(p);
 }
 

@@ -183,6 +183,36 @@ expect_error("501 for an unknown transfer coding",
 expect_error("505 for HTTP/2.0 in an HTTP/1 request line", b"GET / HTTP/2.0\r\n\r\n", 505,
              "http_version_not_supported")
 
+# A client that sends a whole over-limit body before reading still gets
+# its 413: the server drops the rest instead of resetting the connection.
+s = connect()
+r = Reader(s)
+big = b"x" * (3 << 20)
+try:
+    s.sendall(b"POST /api/v1/admin/queues/orders/dlq/redrive HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+    _, st, h, b2 = r.response()
+    report(st == 413 and json.loads(b2).get("error") == "payload_too_large",
+           "413 read after sending a 3 MB body whole (lingering close)", f"{st} {b2[:80]!r}")
+except Exception as e:  # noqa: BLE001
+    report(False, "413 read after sending a 3 MB body whole (lingering close)", repr(e))
+s.close()
+expect_error("400 for chunked in HTTP/1.0",
+             b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "bad_request")
+
+# A static file larger than the copy limit goes out whole and intact, also
+# to a client that reads slowly.
+s = connect()
+r = Reader(s)
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.3)
+_, st, h, b2 = r.response()
+with open(sys.argv[2], "rb") as f:
+    want = f.read()
+report(st == 200 and b2 == want, "a 2 MB static file, read slowly, arrives intact",
+       f"{st} {len(b2)} bytes, want {len(want)}")
+s.close()
+
 # A client that closes mid-request is dropped, and the server still serves.
 s = connect()
 s.sendall(b"POST /api/v1/admin/queues/orders/dlq/redrive HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")

@@ -15,6 +15,7 @@ plugins:
       queues: [{name: orders}]
 $(http_plugin_entry "queue: queue")
 YAML
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$WEB/big.bin"
 http_up protocol || { finish; exit; }
 
 while IFS= read -r line; do
@@ -23,7 +24,7 @@ while IFS= read -r line; do
     "not ok "*) fail "${line#not ok }" ;;
     *) echo "$line" ;;
   esac
-done < <(timeout 120 python3 "$(dirname "$0")/http_protocol.py" "$PORT" 2>&1 || echo "not ok http_protocol.py exited with status $?")
+done < <(timeout 120 python3 "$(dirname "$0")/http_protocol.py" "$PORT" "$WEB/big.bin" 2>&1 || echo "not ok http_protocol.py exited with status $?")
 check "still serving after the protocol checks" 200 "$BASE/healthz"
 http_down protocol
 finish

@@ -102,6 +102,7 @@ static void test_errors(void **state)
         {"POST / HTTP/1.1\r\nContent-Length: -3\r\n\r\n", -400},
         {"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", -400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", -501},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -400},
         {"GET / HTTP/2.0\r\n\r\n", -505},
         {"GET / FTP/1.1\r\n\r\n", -400},
         {"GET /a b HTTP/1.1\r\n\r\n", -400},
@@ -156,6 +157,8 @@ static void test_chunked(void **state)
     chunked_case("3\r\nabcX\r\n", 100, -400, NULL);
     chunked_case("3\rX\nabc\r\n", 100, -400, NULL);
     chunked_case("1000000000000000\r\n", 100, -400, NULL);
+    chunked_case("5 5\r\nhello\r\n0\r\n\r\n", 100, -400, NULL);
+    chunked_case("5 \t;x\r\nhello\r\n0\r\n\r\n", 100, HTTP_PARSE_DONE, "hello");
 }
 
 int main(void)
