@@ -52,6 +52,11 @@ def verdict(ok):
 
 conns = r.get("http.connections", "64")
 keel, nginx, redis = num("http.keel_rps"), num("http.nginx_rps"), num("http.redis_rps")
+# The ingest ratios are the medians of the interleaved rounds' ratios when
+# http_bench.sh measured them (robust to the machine's drift), else the
+# quotient of the rates.
+vs_nginx = num("http.keel_vs_nginx") if num("http.keel_vs_nginx") is not None else ratio(keel, nginx)
+vs_redis = num("http.keel_vs_redis") if num("http.keel_vs_redis") is not None else ratio(keel, redis)
 e2e_posts, e2e_done = num("e2e.posts_rps"), num("e2e.processed_rps")
 fsync = num("queue.fdatasync_per_s")
 lines = []
@@ -71,9 +76,9 @@ add(f"| keel durable ingest (202 = in the queue, fdatasync'd) | {fmt(keel)} | {f
     f"{fmt(ms('http.keel_p99_us'), 2)} | 1.00 | {r.get('http.keel_non2xx', '?')} non-2xx, "
     f"{r.get('http.keel_socket_errors', '?')} socket errors; exit {r.get('http.keel_exit', '?')} on SIGTERM |")
 add(f"| nginx answering 202 (HTTP ceiling) | {fmt(nginx)} | {fmt(ms('http.nginx_p50_us'), 2)} | "
-    f"{fmt(ms('http.nginx_p99_us'), 2)} | {fmt(ratio(keel, nginx), 2)} | 1 worker {note('http.nginx_note')} |")
+    f"{fmt(ms('http.nginx_p99_us'), 2)} | {fmt(vs_nginx, 2)} | 1 worker {note('http.nginx_note')} |")
 add(f"| redis-server appendfsync always, LPUSH (durable-queue peer) | {fmt(redis)} | "
-    f"{fmt(ms('http.redis_p50_us'), 2)} | {fmt(ms('http.redis_p99_us'), 2)} | {fmt(ratio(keel, redis), 2)} | "
+    f"{fmt(ms('http.redis_p50_us'), 2)} | {fmt(ms('http.redis_p99_us'), 2)} | {fmt(vs_redis, 2)} | "
     f"redis-benchmark -c {conns}; {note('http.redis_note')} |")
 add(f"| keel end to end: POSTs accepted during the e2e run | {fmt(e2e_posts)} | {fmt(ms('e2e.posts_p50_us'), 2)} | "
     f"{fmt(ms('e2e.posts_p99_us'), 2)} | - | {r.get('e2e.seconds', '?')} s, pipeline orders -> confirm -> store running |")
@@ -83,7 +88,8 @@ add(f"| keel end to end: orders processed (CONFIRMED in the store) | {fmt(e2e_do
 add(f"| raw write(256 B) + fdatasync, one thread, same filesystem | {fmt(fsync)} | "
     f"{fmt(1000 / fsync if fsync else None, 3)} | - | {fmt(ratio(keel, fsync), 1)} | keel orders per fdatasync-time |")
 add("")
-add(f"Ratios: ingest keel/nginx {fmt(ratio(keel, nginx), 2)}, keel/redis {fmt(ratio(keel, redis), 2)}, "
+add(f"Ratios: ingest keel/nginx {fmt(vs_nginx, 2)}, keel/redis {fmt(vs_redis, 2)} "
+    f"(medians over {r.get('http.rounds', '1')} interleaved rounds), "
     f"keel/fdatasync {fmt(ratio(keel, fsync), 1)}x; end to end (processed) keel/nginx "
     f"{fmt(ratio(e2e_done, nginx), 2)}, keel/redis {fmt(ratio(e2e_done, redis), 2)}, "
     f"keel/fdatasync {fmt(ratio(e2e_done, fsync), 1)}x.")
@@ -134,8 +140,8 @@ start = num("startup.ready_ms_median")
 bounded = r.get("e2e.load_rss_bounded")
 targets = [
     (f"keel durable ingest >= redis appendfsync-always LPUSH at {conns} clients",
-     None if keel is None or redis is None else keel >= redis,
-     f"{fmt(keel)} vs {fmt(redis)} req/s"),
+     None if vs_redis is None else vs_redis >= 1,
+     f"{fmt(keel)} vs {fmt(redis)} req/s; median round ratio {fmt(vs_redis, 2)}"),
     ("idle RSS <= 16 MiB", None if idle is None else idle <= 16, f"{fmt(idle, 1)} MiB"),
     ("RSS bounded under sustained load (anon RSS not growing after warm-up, <= 2 MiB or 5%)",
      None if bounded not in ("yes", "no") else bounded == "yes",
