@@ -24,7 +24,7 @@ static const keel_config_key_t sl_config_keys[] = {
      "directory of the LMDB environment (default: <data_dir>/<instance name>)", 0, NULL},
     {"map_size", KEEL_CFG_SIZE, "1GiB",
      "storage budget (the LMDB map size); when full, writes fail with KEEL_EFULL", 0, NULL},
-    {"commit_delay", KEEL_CFG_DURATION, "2ms",
+    {"commit_delay", KEEL_CFG_DURATION, "0",
      "under concurrent load (the previous commit carried 2 or more writes), how long the writer "
      "waits for more writes before committing, so that one fsync serves more of them (0-100ms; "
      "0: commit at once); a lone write never waits",
