@@ -53,8 +53,11 @@ start_keeld "$build" "$BENCH_TMP/data" "$port" "$BENCH_TMP/keeld.log" "$config"
 
 # pipeline_ok: the pipeline's ok counter, empty when there is no such metric.
 pipeline_ok() {
+  # awk reads to the end: quitting at the match would fail curl's write
+  # (exit 23) under pipefail.
   curl -s -m 5 "$url/metrics" | awk -v want="pipeline=\"$pipeline\"" '
-    $1 ~ /^keel_pipeline_messages_total\{/ && index($1, want) && index($1, "result=\"ok\"") { print $2; exit }'
+    $1 ~ /^keel_pipeline_messages_total\{/ && index($1, want) && index($1, "result=\"ok\"") && v == "" { v = $2 }
+    END { print v }'
 }
 # backlog: visible + in flight + delayed messages of the queue.
 backlog() {
