@@ -194,7 +194,7 @@ const char *http_head_get(const char *buf, const http_head_t *h, const char *nam
 enum { CK_SIZE, CK_SIZE_WS, CK_EXT, CK_DATA, CK_DATA_END, CK_TRAILER };
 enum { MAX_CHUNK_EXT = 1024, MAX_TRAILER = 8192, MAX_SIZE_DIGITS = 15 };
 
-static int hex_value(char c)
+int http_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -255,10 +255,10 @@ int http_chunked_decode(http_chunked_t *c, char *body, size_t len, size_t max_bo
         case CK_SIZE:
         case CK_SIZE_WS:
         case CK_EXT:
-            if (end == 0 && c->state == CK_SIZE && hex_value(ch) >= 0) {
+            if (end == 0 && c->state == CK_SIZE && http_hex_digit(ch) >= 0) {
                 if (++c->line > MAX_SIZE_DIGITS)
                     return -400;
-                c->remaining = c->remaining * 16 + (uint64_t)hex_value(ch);
+                c->remaining = c->remaining * 16 + (uint64_t)http_hex_digit(ch);
                 c->in++;
             } else if (end == 0) {
                 if (c->line == 0 || ++c->trailer > MAX_CHUNK_EXT)

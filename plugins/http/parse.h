@@ -63,4 +63,7 @@ typedef struct http_chunked {
  * max_body decoded). */
 int http_chunked_decode(http_chunked_t *c, char *body, size_t len, size_t max_body);
 
+/** The value of hex digit c (either case), or -1. */
+int http_hex_digit(char c);
+
 #endif

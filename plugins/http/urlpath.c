@@ -1,18 +1,8 @@
 /* urlpath.c — see urlpath.h. */
 #include "urlpath.h"
+#include "parse.h"
 
 #include <string.h>
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int urlpath_decode(const char *raw, char *out, size_t cap)
 {
@@ -22,8 +12,8 @@ int urlpath_decode(const char *raw, char *out, size_t cap)
     for (const char *p = raw; *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '%') {
-            int hi = hex_value(p[1]);
-            int lo = hi < 0 ? -1 : hex_value(p[2]);
+            int hi = http_hex_digit(p[1]);
+            int lo = hi < 0 ? -1 : http_hex_digit(p[2]);
             if (lo < 0)
                 return URLPATH_BAD;
             c = (unsigned char)(hi * 16 + lo);

@@ -1,5 +1,6 @@
 /* Unit tests of the http plugin's path decoding, MIME types and ETags. */
 #include "../../plugins/http/mime.c"
+#include "../../plugins/http/parse.c"
 #include "../../plugins/http/urlpath.c"
 
 #include <setjmp.h>
