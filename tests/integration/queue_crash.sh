@@ -19,6 +19,8 @@ touch "$ACKED" "$PROCESSED"
 all_processed() { [ "$(missing_acked "$ACKED" "$PROCESSED" | wc -l)" -eq 0 ]; }
 acked_at_least() { [ "$(count_lines "$ACKED" '^acked ')" -ge "$1" ]; }
 
+keeld_started() { grep -q 'keel started' "$1" 2>/dev/null; }
+
 # write_config NAME PRODUCERS PREFIX
 write_config() {
   cat >"$TEST_DIR/$1.yaml" <<YAML
@@ -82,6 +84,12 @@ for round in $(seq 1 "$ROUNDS"); do
     break
   fi
   drained=$(($(now_ms) - started))
+  # The drain can be over before keeld has even blocked its signals (the
+  # crash run may have processed everything): SIGTERM only a started keeld.
+  if ! wait_until 60 keeld_started "$TEST_DIR/drain$round.log"; then
+    fail "round $round: the drain keeld never logged 'keel started': $(tail -n 5 "$TEST_DIR/drain$round.stderr" 2>&1)"
+    break
+  fi
   kill -TERM "$KEELD_PID"
   wait_exit "$KEELD_PID" 60
   if [ "$STATUS" != 0 ]; then
