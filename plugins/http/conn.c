@@ -411,7 +411,6 @@ static void conn_dispatch(http_conn_t *c, int error, size_t body_len)
     ex->head = &c->head;
     ex->body = c->in + c->head.head_len;
     ex->body_len = body_len;
-    ex->keep_alive = c->head.keep_alive;
     if (!c->head.keep_alive)
         c->close_after = true;
     http_handle(ex);

@@ -174,7 +174,6 @@ struct http_exchange {
     const char *query;
     const char *origin; /* allowed CORS origin, or NULL */
     struct timespec started;
-    bool keep_alive;
     bool has_length;   /* a handler set Content-Length (HEAD of a file) */
     char *out_headers; /* "Name: value\r\n" lines added by handlers */
     size_t out_len, out_cap;

@@ -358,9 +358,10 @@ static void answer_queued(http_pending_t *p, int status)
         snprintf(location, sizeof location, "/api/v1/orders/%s", id);
         http_add_header(p->ex, "Location", location);
     }
+    /* Room for every byte escaped: ids are at most KEEL_STORE_MAX_ID. */
     char quoted[6 * KEEL_STORE_MAX_ID + 3], text[sizeof quoted + 64];
     if (http_json_quote(quoted, sizeof quoted, id) == 0) {
-        order_send_json(p, status, json_pack("{s:s, s:s}", "order_id", id, "status", "QUEUED"));
+        order_fail(p, 500, "internal", "order id too long to answer");
         return;
     }
     snprintf(text, sizeof text, "{\"order_id\":%s,\"status\":\"QUEUED\"}", quoted);
