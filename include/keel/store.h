@@ -39,7 +39,9 @@
  *
  * Versions: 2.0 appended keel_order_record_t.message_id (a major change:
  * callers pass records to put(), so a provider must not read the field
- * from a 1.x caller), peek_hash() and backup() (both optional).
+ * from a 1.x caller), peek_hash() and backup() (both optional). 2.1
+ * appended put_lazy() (optional). A consumer that only checks optional
+ * functions with KEEL_HAS may ask for 2.0 and so accept 2.0 providers.
  *
  * EXPERIMENTAL until the DynamoDB provider passes the same conformance
  * suite: the interface may still change before 1.0 is frozen.
@@ -54,7 +56,7 @@ extern "C" {
 #endif
 
 #define KEEL_STORE_INTERFACE "store"
-#define KEEL_STORE_VERSION   KEEL_VERSION(2, 0)
+#define KEEL_STORE_VERSION   KEEL_VERSION(2, 1)
 
 /** Longest order_id / customer_id / status / confirmation number. */
 #define KEEL_STORE_MAX_ID 128
@@ -172,6 +174,21 @@ typedef struct keel_store_api {
      * run).
      */
     int (*backup)(void *ctx, const char *path, keel_store_backup_fn done, void *arg);
+
+    /* ---- appended in 2.1 ---- */
+
+    /**
+     * Optional (check with KEEL_HAS): put() for a record nobody waits on
+     * (the ingress's QUEUED record, whose order is already durable in the
+     * queue). Same arguments, answers and guarantees as put(), except when
+     * the write happens: the provider may hold it back for a bounded time
+     * it documents, to write many such records in one commit; a put(),
+     * update() or sequence_next() arriving meanwhile takes the held
+     * records along, and stopping the provider writes them first. A
+     * provider without it: call put().
+     */
+    int (*put_lazy)(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
+                    void *arg);
 } keel_store_api_t;
 
 #ifdef __cplusplus

@@ -282,7 +282,8 @@ static int confirm_init(keel_plugin_t *self, const keel_host_api_t *host, void *
         goto invalid;
     }
     keel_service_t svc;
-    rc = host->service_lookup(self, store, KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc);
+    /* Uses 2.0's functions only: any 2.x provider will do. */
+    rc = host->service_lookup(self, store, KEEL_STORE_INTERFACE, KEEL_VERSION(2, 0), &svc);
     if (rc != 0) {
         host->log(self, KEEL_LOG_ERROR, "store: instance '%s' has no store service: %s", store,
                   host->strerror(rc));

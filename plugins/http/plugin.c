@@ -71,8 +71,9 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
     }
     if (rc == 0 && srv->cfg.store_instance != NULL) {
         keel_service_t svc;
+        /* 2.0: put_lazy (2.1) is used only when the provider has it. */
         rc = host->service_lookup(self, srv->cfg.store_instance, KEEL_STORE_INTERFACE,
-                                  KEEL_STORE_VERSION, &svc);
+                                  KEEL_VERSION(2, 0), &svc);
         if (rc != 0)
             host->log(self, KEEL_LOG_ERROR, "store: instance '%s' has no store service: %s",
                       srv->cfg.store_instance, host->strerror(rc));

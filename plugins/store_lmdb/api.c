@@ -93,10 +93,9 @@ int sl_submit_write(sl_t *sl, sl_req_t *req)
     return submit(sl, &sl->writer, req);
 }
 
-static int sl_put(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
-                  void *arg)
+static int put(sl_t *sl, const keel_order_record_t *record, bool lazy, keel_store_record_fn done,
+               void *arg)
 {
-    sl_t *sl = ctx;
     if (done == NULL || !sl_record_valid(record))
         return KEEL_EINVAL;
     if (sl->stopping)
@@ -104,9 +103,23 @@ static int sl_put(void *ctx, const keel_order_record_t *record, keel_store_recor
     sl_req_t *req = sl_new_record_request(sl, SL_PUT, record);
     if (req == NULL)
         return KEEL_ENOMEM;
+    req->lazy = lazy;
     req->done.record = done;
     req->arg = arg;
     return submit(sl, &sl->writer, req);
+}
+
+static int sl_put(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
+                  void *arg)
+{
+    return put(ctx, record, false, done, arg);
+}
+
+/* Waits for the writer's lazy_delay at most (see lanes.c). */
+static int sl_put_lazy(void *ctx, const keel_order_record_t *record, keel_store_record_fn done,
+                       void *arg)
+{
+    return put(ctx, record, true, done, arg);
 }
 
 static int sl_get(void *ctx, const char *order_id, keel_store_record_fn done, void *arg)
@@ -227,4 +240,5 @@ const keel_store_api_t sl_store_api = {
     .sequence_next = sl_sequence_next,
     .peek_hash = sl_peek_hash,
     .backup = sl_backup,
+    .put_lazy = sl_put_lazy,
 };

@@ -4,7 +4,11 @@
  * function (the writer group-commits it, the reader reads it). A lane
  * with a group delay (the writer's commit_delay, like PostgreSQL's
  * commit_delay/commit_siblings) holds a batch back briefly under
- * concurrent load so that one commit carries more requests. stop()
+ * concurrent load so that one commit carries more requests; one with a
+ * lazy delay holds a batch of lazy puts only (records nobody waits on)
+ * until the oldest has waited that long, an eager request comes or
+ * SL_LAZY_MAX are pending, so that a stream of them costs one commit per
+ * delay instead of one per wake-up. stop()
  * refuses new requests, ends any such wait, lets the thread drain what was
  * accepted and joins.
  */
@@ -95,6 +99,21 @@ static void gather(sl_lane_t *lane, uint64_t woke_ns)
     lane->delaying = false;
 }
 
+/* Lock held, only lazy requests pending: holds them until lazy_ns after
+ * the oldest arrived, an eager request, SL_LAZY_MAX pending or closing. */
+static void hold_lazy(sl_lane_t *lane)
+{
+    uint64_t deadline_ns = lane->first_ns + lane->lazy_ns;
+    struct timespec deadline = {(time_t)(deadline_ns / 1000000000u),
+                                (long)(deadline_ns % 1000000000u)};
+    lane->holding = true;
+    lane->lazy_groups++;
+    while (!lane->closing && lane->eager == 0 && lane->pending < SL_LAZY_MAX)
+        if (pthread_cond_timedwait(&lane->wake, &lane->lock, &deadline) == ETIMEDOUT)
+            break;
+    lane->holding = false;
+}
+
 static void *lane_main(void *arg)
 {
     sl_lane_t *lane = arg;
@@ -104,7 +123,9 @@ static void *lane_main(void *arg)
             pthread_cond_wait(&lane->wake, &lane->lock);
         if (lane->head == NULL)
             break; /* closing and drained */
-        if (lane->delay_ns > 0) {
+        if (lane->lazy_ns > 0 && lane->eager == 0)
+            hold_lazy(lane);
+        if (lane->delay_ns > 0 && lane->eager > 0) {
             uint64_t woke_ns = monotonic_ns();
             if (group_worth_delaying(lane, woke_ns))
                 gather(lane, woke_ns);
@@ -112,7 +133,7 @@ static void *lane_main(void *arg)
         sl_req_t *batch = lane->head;
         lane->last_batch = lane->pending;
         lane->head = lane->tail = NULL;
-        lane->pending = 0;
+        lane->pending = lane->eager = 0;
         pthread_mutex_unlock(&lane->lock);
         lane->run(lane->sl, batch);
         uint64_t done_ns = lane->delay_ns > 0 ? monotonic_ns() : 0;
@@ -123,11 +144,13 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
-int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms)
+int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms,
+                  uint64_t lazy_ms)
 {
     lane->sl = sl;
     lane->run = run;
     lane->delay_ns = delay_ms * 1000000u;
+    lane->lazy_ns = lazy_ms * 1000000u;
     pthread_mutex_init(&lane->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -150,13 +173,20 @@ int sl_lane_push(sl_lane_t *lane, sl_req_t *req)
         return KEEL_ESHUTDOWN;
     }
     req->next = NULL;
-    if (lane->tail != NULL)
+    if (lane->tail != NULL) {
         lane->tail->next = req;
-    else
+    } else {
         lane->head = req;
+        if (lane->lazy_ns > 0)
+            lane->first_ns = monotonic_ns();
+    }
     lane->tail = req;
     lane->pending++;
-    if (!lane->delaying || lane->pending >= SL_GROUP_MAX)
+    lane->eager += !req->lazy;
+    bool wake = lane->holding    ? !req->lazy || lane->pending >= SL_LAZY_MAX
+                : lane->delaying ? lane->pending >= SL_GROUP_MAX
+                                 : true;
+    if (wake)
         pthread_cond_signal(&lane->wake);
     pthread_mutex_unlock(&lane->lock);
     return 0;

@@ -29,6 +29,11 @@ static const keel_config_key_t sl_config_keys[] = {
      "waits for more writes before committing, so that one fsync serves more of them (0-100ms; "
      "0: commit at once); a lone write never waits",
      0, NULL},
+    {"lazy_delay", KEEL_CFG_DURATION, "10ms",
+     "how long a lazy put (the HTTP ingress's QUEUED record, whose order is already durable in "
+     "the queue) may wait so that one commit writes many (0-1s; 0: at once); any other write "
+     "takes the waiting ones along",
+     0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
@@ -55,6 +60,18 @@ static int config_load(sl_t *sl)
         return KEEL_EINVAL;
     }
     sl->commit_delay_ms = (uint64_t)delay_ms;
+    if ((rc = h->config_int(sl->self, "lazy_delay", &delay_ms)) < 0) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config 'lazy_delay': cannot read it: %s",
+               h->strerror(rc));
+        return KEEL_EINVAL;
+    }
+    if (delay_ms < 0 || delay_ms > SL_MAX_LAZY_DELAY_MS) {
+        h->log(sl->self, KEEL_LOG_ERROR,
+               "config 'lazy_delay' is %" PRId64 "ms, must be 0 (off) to %dms", delay_ms,
+               SL_MAX_LAZY_DELAY_MS);
+        return KEEL_EINVAL;
+    }
+    sl->lazy_delay_ms = (uint64_t)delay_ms;
     const char *path = NULL;
     if (h->config_string(sl->self, "path", &path) == 0 && path != NULL && path[0] != '\0') {
         sl->path = strdup(path);
@@ -181,8 +198,9 @@ static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
         goto fail;
     /* The lanes run from init on: instances initialised after this one
      * may call the service before start(). */
-    if ((rc = sl_lane_start(sl, &sl->writer, sl_write_batch, sl->commit_delay_ms)) < 0 ||
-        (rc = sl_lane_start(sl, &sl->reader, sl_read_batch, 0)) < 0) {
+    if ((rc = sl_lane_start(sl, &sl->writer, sl_write_batch, sl->commit_delay_ms,
+                            sl->lazy_delay_ms)) < 0 ||
+        (rc = sl_lane_start(sl, &sl->reader, sl_read_batch, 0, 0)) < 0) {
         host->log(self, KEEL_LOG_ERROR, "cannot start the store threads");
         goto fail;
     }
@@ -193,8 +211,10 @@ static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
         host->log(self, KEEL_LOG_ERROR, "cannot provide the store service: %s", host->strerror(rc));
         goto fail;
     }
-    host->log(self, KEEL_LOG_INFO, "order store '%s' open, budget %llu bytes, commit_delay %llums",
-              sl->path, (unsigned long long)sl->map_size, (unsigned long long)sl->commit_delay_ms);
+    host->log(self, KEEL_LOG_INFO,
+              "order store '%s' open, budget %llu bytes, commit_delay %llums, lazy_delay %llums",
+              sl->path, (unsigned long long)sl->map_size, (unsigned long long)sl->commit_delay_ms,
+              (unsigned long long)sl->lazy_delay_ms);
     *ctx = sl;
     return 0;
 fail:

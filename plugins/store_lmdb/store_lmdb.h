@@ -42,6 +42,7 @@ typedef struct sl_req {
     sl_op_t op;
     int status;
     bool skip; /* failed inside a group: left out of the redo */
+    bool lazy; /* put_lazy: may wait for the lane's lazy_delay */
     /* inputs (copies) */
     char *key;    /* order_id, customer_id or sequence name */
     char *cursor; /* query: decoded index key, or NULL */
@@ -72,6 +73,10 @@ typedef struct sl sl_t;
 #define SL_GROUP_MAX 256
 /* Largest accepted commit_delay. */
 #define SL_MAX_COMMIT_DELAY_MS 100
+/* Lazy puts held at most: more are written at once. */
+#define SL_LAZY_MAX 512
+/* Largest accepted lazy_delay. */
+#define SL_MAX_LAZY_DELAY_MS 1000
 
 typedef struct sl_lane {
     sl_t *sl;
@@ -89,6 +94,14 @@ typedef struct sl_lane {
     size_t last_batch;       /* requests in the previous batch */
     uint64_t last_done_ns;   /* CLOCK_MONOTONIC when the previous batch was run */
     uint64_t delayed_groups; /* batches held back by the delay (under lock) */
+    /* Lazy hold (0: none): while every pending request is lazy, wait
+     * until lazy_ns after the oldest arrived, an eager request, SL_LAZY_MAX
+     * pending or closing. */
+    uint64_t lazy_ns;
+    size_t eager;         /* pending requests that are not lazy */
+    uint64_t first_ns;    /* CLOCK_MONOTONIC arrival of the oldest pending */
+    bool holding;         /* in that wait: push signals only when it ends it */
+    uint64_t lazy_groups; /* batches held back by it (under lock) */
     pthread_t thread;
     void (*run)(sl_t *sl, sl_req_t *batch);
 } sl_lane_t;
@@ -104,6 +117,7 @@ struct sl {
     _Atomic bool stopping;
     bool full_logged;         /* writer only: one MAP_FULL line per batch */
     uint64_t commit_delay_ms; /* config: the writer lane's group delay */
+    uint64_t lazy_delay_ms;   /* config: how long lazy puts may wait */
     sl_lane_t writer, reader;
     keel_metric_t *m_commits, *m_failed, *m_batch_size;
     /* For the debug service: commits and the requests they carried. */
@@ -123,7 +137,8 @@ char *sl_hex(const void *data, size_t len);
 int sl_unhex(const char *hex, char **out, size_t *out_len);
 
 /* lanes.c */
-int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms);
+int sl_lane_start(sl_t *sl, sl_lane_t *lane, void (*run)(sl_t *, sl_req_t *), uint64_t delay_ms,
+                  uint64_t lazy_ms);
 int sl_lane_push(sl_lane_t *lane, sl_req_t *req);
 void sl_lane_stop(sl_lane_t *lane);
 void sl_req_free(sl_req_t *req);
