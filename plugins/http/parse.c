@@ -75,10 +75,17 @@ static bool has_token(const char *list, const char *token)
 }
 
 /* What a header means for framing and persistence. */
-static int apply_header(const char *name, const char *value, http_head_t *h, bool *conn_close,
-                        bool *conn_keep)
+/* What the head's headers said about the connection and the host. */
+typedef struct head_seen {
+    bool conn_close, conn_keep;
+    unsigned hosts;
+} head_seen_t;
+
+static int apply_header(const char *name, const char *value, http_head_t *h, head_seen_t *seen)
 {
-    if (strcasecmp(name, "Content-Length") == 0) {
+    if (strcasecmp(name, "Host") == 0) {
+        seen->hosts++;
+    } else if (strcasecmp(name, "Content-Length") == 0) {
         if (h->content_length >= 0 || *value == '\0' || strlen(value) > 18)
             return -400;
         int64_t n = 0;
@@ -95,8 +102,8 @@ static int apply_header(const char *name, const char *value, http_head_t *h, boo
             return -501;
         h->chunked = true;
     } else if (strcasecmp(name, "Connection") == 0) {
-        *conn_close = *conn_close || has_token(value, "close");
-        *conn_keep = *conn_keep || has_token(value, "keep-alive");
+        seen->conn_close = seen->conn_close || has_token(value, "close");
+        seen->conn_keep = seen->conn_keep || has_token(value, "keep-alive");
     } else if (strcasecmp(name, "Expect") == 0) {
         h->expect_continue = strcasecmp(value, "100-continue") == 0;
     }
@@ -143,7 +150,7 @@ int http_parse_head(char *buf, size_t head_len, http_head_t *h)
     h->header_count = 0;
     h->content_length = -1;
     h->chunked = h->expect_continue = false;
-    bool conn_close = false, conn_keep = false;
+    head_seen_t seen = {0};
     for (i = (size_t)eol + 1; i < head_len; i = (size_t)eol + 1) {
         if ((eol = line_at(buf, head_len, i, &end)) < 0)
             return -400;
@@ -171,14 +178,16 @@ int http_parse_head(char *buf, size_t head_len, http_head_t *h)
         if (h->header_count == h->header_cap)
             return -431;
         h->headers[h->header_count++] = (http_header_t){(uint32_t)n, (uint32_t)v};
-        if ((rc = apply_header(buf + n, buf + v, h, &conn_close, &conn_keep)) < 0)
+        if ((rc = apply_header(buf + n, buf + v, h, &seen)) < 0)
             return rc;
     }
     if (h->chunked && h->content_length >= 0)
         return -400; /* both framings: a smuggling attempt */
+    if (seen.hosts > 1 || (seen.hosts == 0 && h->minor >= 1))
+        return -400; /* RFC 9112 3.2: HTTP/1.1 needs exactly one Host */
     if (h->minor == 0)
         h->expect_continue = false;
-    h->keep_alive = !conn_close && (h->minor >= 1 || conn_keep);
+    h->keep_alive = !seen.conn_close && (h->minor >= 1 || seen.conn_keep);
     h->head_len = head_len;
     return HTTP_PARSE_DONE;
 }

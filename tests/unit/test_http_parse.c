@@ -72,6 +72,10 @@ static void test_head_end_incremental(void **state)
     p = parse("GET / HTTP/1.1\r\nHost: a\r\n", 8);
     assert_int_equal(p->rc, HTTP_PARSE_MORE);
     free(p);
+    /* HTTP/1.0 may leave Host out. */
+    p = parse("GET / HTTP/1.0\r\n\r\n", 8);
+    assert_int_equal(p->rc, HTTP_PARSE_DONE);
+    free(p);
 }
 
 static void test_persistence(void **state)
@@ -81,10 +85,10 @@ static void test_persistence(void **state)
     assert_int_equal(p->rc, HTTP_PARSE_DONE);
     assert_false(p->head.keep_alive);
     free(p);
-    p = parse("GET / HTTP/1.1\r\nConnection: Keep-Alive, close\r\n\r\n", 8);
+    p = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, close\r\n\r\n", 8);
     assert_false(p->head.keep_alive);
     free(p);
-    p = parse("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 8);
+    p = parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 8);
     assert_true(p->head.expect_continue);
     free(p);
 }
@@ -113,6 +117,10 @@ static void test_errors(void **state)
         {"GET / HTTP/1.1\r\nA: \x01\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", -431},
         {"\r\n\r\n", -400},
+        /* RFC 9112 3.2: HTTP/1.1 without Host, or two Host lines. */
+        {"GET / HTTP/1.1\r\n\r\n", -400},
+        {"GET / HTTP/1.1\r\nhost: a\r\nHost: b\r\n\r\n", -400},
+        {"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", -400},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         parsed_t *p = parse(cases[i].text, 2);
