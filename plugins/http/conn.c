@@ -567,6 +567,26 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* Appenders for the answer head (the caller sized the buffer). */
+static char *put_text(char *at, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(at, s, n);
+    return at + n;
+}
+
+static char *put_uint(char *at, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *at++ = digits[--n];
+    return at;
+}
+
 static const char *loop_date(http_loop_t *loop)
 {
     struct timespec ts;
@@ -595,28 +615,40 @@ void http_conn_send(http_exchange_t *ex, int status, const void *body, size_t le
         conn_close(c);
         return;
     }
-    int n = snprintf(head, need, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, reason_phrase(status),
-                     loop_date(c->loop));
-    if (type != NULL)
-        n += snprintf(head + n, need - (size_t)n, "Content-Type: %s\r\n", type);
-    if (!bodyless && !ex->has_length)
-        n += snprintf(head + n, need - (size_t)n, "Content-Length: %zu\r\n", len);
-    memcpy(head + n, ex->out_headers, ex->out_len);
-    n += (int)ex->out_len;
+    char *at = head;
+    at = put_text(at, "HTTP/1.1 ");
+    at = put_uint(at, (unsigned)status);
+    *at++ = ' ';
+    at = put_text(at, reason_phrase(status));
+    at = put_text(at, "\r\nDate: ");
+    at = put_text(at, loop_date(c->loop));
+    at = put_text(at, "\r\n");
+    if (type != NULL) {
+        at = put_text(at, "Content-Type: ");
+        at = put_text(at, type);
+        at = put_text(at, "\r\n");
+    }
+    if (!bodyless && !ex->has_length) {
+        at = put_text(at, "Content-Length: ");
+        at = put_uint(at, len);
+        at = put_text(at, "\r\n");
+    }
+    memcpy(at, ex->out_headers, ex->out_len);
+    at += ex->out_len;
     if (c->close_after)
-        n += snprintf(head + n, need - (size_t)n, "Connection: close\r\n");
+        at = put_text(at, "Connection: close\r\n");
     else if (c->head.minor == 0)
-        n += snprintf(head + n, need - (size_t)n, "Connection: keep-alive\r\n");
-    memcpy(head + n, "\r\n", 2);
-    n += 2;
+        at = put_text(at, "Connection: keep-alive\r\n");
+    at = put_text(at, "\r\n");
+    size_t n = (size_t)(at - head);
     bool no_body = bodyless || ex->method == HTTP_M_HEAD;
     if (evbody != NULL && !no_body) {
-        if (evbuffer_add(c->out, head, (size_t)n) == 0 && evbuffer_add_buffer(c->out, evbody) == 0)
+        if (evbuffer_add(c->out, head, n) == 0 && evbuffer_add_buffer(c->out, evbody) == 0)
             conn_flush(c);
         else
             conn_close(c);
     } else {
-        conn_write(c, head, (size_t)n, no_body ? NULL : body, no_body ? 0 : len);
+        conn_write(c, head, n, no_body ? NULL : body, no_body ? 0 : len);
     }
     if (head != stack)
         free(head);

@@ -232,14 +232,14 @@ char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
     }
     memcpy(body, ex->body, n);
     body[n] = '\0';
-    const char *problem = NULL;
-    if (!utf8_valid(body, n))
-        problem = "the body is not valid UTF-8";
-    else if (memchr(body, '\0', n) != NULL)
-        problem = "the body contains a NUL byte";
-    else if (!json_depth_ok(body, n, (int)srv->cfg.max_json_depth))
-        problem = "the JSON body nests deeper than limits.max_json_depth";
-    if (problem != NULL) {
+    static const char *const problems[] = {
+        [JSON_CHECK_UTF8] = "the body is not valid UTF-8",
+        [JSON_CHECK_NUL] = "the body contains a NUL byte",
+        [JSON_CHECK_DEPTH] = "the JSON body nests deeper than limits.max_json_depth",
+    };
+    json_check_t check = json_body_check(body, n, (int)srv->cfg.max_json_depth);
+    if (check != JSON_CHECK_OK) {
+        const char *problem = problems[check];
         free(body);
         http_reject(srv, REJECT_BAD_BODY);
         http_error(ex, 400, "bad_request", "%s", problem);

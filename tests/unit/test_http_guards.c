@@ -33,23 +33,54 @@ static void test_utf8(void **state)
     assert_false(utf8("\xf4\x90\x80\x80")); /* above U+10FFFF */
     assert_false(utf8("\xe2\x82"));         /* truncated at the end */
     assert_false(utf8("a\x80z"));           /* lone continuation */
+    /* Every offset against the word-at-a-time path. */
+    for (size_t at = 0; at < 24; at++) {
+        char buf[25];
+        memset(buf, 'a', 24);
+        buf[24] = '\0';
+        buf[at] = (char)0xff;
+        assert_false(utf8(buf));
+        if (at + 2 <= 24) {
+            memcpy(buf + at, "\xc3\xa9", 2);
+            assert_true(utf8(buf));
+        }
+    }
 }
 
-static void test_json_depth(void **state)
+static json_check_t check(const char *s, int max_depth)
+{
+    return json_body_check(s, strlen(s), max_depth);
+}
+
+static void test_json_body_check(void **state)
 {
     (void)state;
     const char *ok = "{\"a\":[1,{\"b\":[]}]}";
-    assert_true(json_depth_ok(ok, strlen(ok), 4));
-    assert_false(json_depth_ok(ok, strlen(ok), 3));
+    assert_int_equal(check(ok, 4), JSON_CHECK_OK);
+    assert_int_equal(check(ok, 3), JSON_CHECK_DEPTH);
     const char *in_string = "{\"a\":\"[[[[[[\\\"[[[[\"}";
-    assert_true(json_depth_ok(in_string, strlen(in_string), 1));
+    assert_int_equal(check(in_string, 1), JSON_CHECK_OK);
+    /* An escaped backslash ends the escape: the quote after it closes. */
+    assert_int_equal(check("[\"\\\\\",[[]]]", 2), JSON_CHECK_DEPTH);
+    assert_int_equal(check("[\"\\\\\",[[]]]", 3), JSON_CHECK_OK);
     size_t n = 100000;
     char *deep = malloc(2 * n);
     memset(deep, '[', n);
     memset(deep + n, ']', n);
-    assert_false(json_depth_ok(deep, 2 * n, 32));
-    assert_true(json_depth_ok(deep, 2 * n, (int)n));
+    assert_int_equal(json_body_check(deep, 2 * n, 32), JSON_CHECK_DEPTH);
+    assert_int_equal(json_body_check(deep, 2 * n, (int)n), JSON_CHECK_OK);
     free(deep);
+    /* UTF-8 anywhere, also escaped or past a depth failure. */
+    assert_int_equal(check("{\"caf\xc3\xa9\":\"\xe2\x82\xac\"}", 1), JSON_CHECK_OK);
+    assert_int_equal(check("{\"a\":\"\xc0\xaf\"}", 1), JSON_CHECK_UTF8);
+    assert_int_equal(check("[\"\\\xff\"]", 1), JSON_CHECK_UTF8);
+    assert_int_equal(check("[[[[\"\xed\xa0\x80\"]]]]", 1), JSON_CHECK_UTF8);
+    assert_int_equal(check("\xe2\x82", 1), JSON_CHECK_UTF8);
+    /* NUL: before the depth, after UTF-8; escaped too. */
+    assert_int_equal(json_body_check("[[[\0]]]", 7, 1), JSON_CHECK_NUL);
+    assert_int_equal(json_body_check("[\"\\\0\"]", 6, 1), JSON_CHECK_NUL);
+    assert_int_equal(json_body_check("[\0\xff]", 4, 1), JSON_CHECK_UTF8);
+    assert_int_equal(json_body_check("", 0, 1), JSON_CHECK_OK);
 }
 
 static void test_sha256(void **state)
@@ -164,7 +195,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_json_body_check),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_hash_compare),
         cmocka_unit_test(test_presented_key),
