@@ -112,6 +112,13 @@ static void conn_close(http_conn_t *c)
         c->rev = c->wev = c->timer = NULL;
         c->reading = c->writing = false;
         if (c->ssl != NULL) {
+            /* A clean close sends close_notify, so that the client can
+             * tell the end from a truncation; one try, never waited on. */
+            if (!c->tls_failed && SSL_is_init_finished(c->ssl)) {
+                ERR_clear_error();
+                SSL_shutdown(c->ssl);
+                ERR_clear_error();
+            }
             SSL_free(c->ssl);
             c->ssl = NULL;
         }
@@ -182,6 +189,7 @@ static ssize_t conn_recv(http_conn_t *c, char *p, size_t n)
         return 0;
     default:
         ERR_clear_error();
+        c->tls_failed = true;
         return -EIO;
     }
 }
@@ -288,6 +296,7 @@ static void conn_flush(http_conn_t *c)
             break;
         }
         ERR_clear_error();
+        c->tls_failed = true;
         conn_close(c);
         return;
     }

@@ -60,6 +60,29 @@ for size in 9000 12000 16000 40000; do
   [ "$got" = 404 ] && pass "a $size-byte POST over TLS is answered at once (404)" ||
     fail "a $size-byte POST over TLS: '$got' (stalled?)"
 done
+# Connection: close ends with close_notify, so that a client can tell the
+# end of the answer from a truncation (Python raises SSLEOFError on a bare
+# TCP close when ragged EOFs are not suppressed).
+got=$(timeout 20 python3 - "$PORT" "$CERT" <<'PY' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print("close_notify" if b" 200 " in data.split(b"\r\n", 1)[0] else "status: %r" % data[:40])
+except ssl.SSLEOFError as e:
+    print("no close_notify: %s" % e)
+PY
+)
+[ "$got" = close_notify ] && pass "Connection: close over TLS ends with close_notify" ||
+  fail "Connection: close over TLS: $got"
 # A static file larger than one TLS record, byte for byte.
 head -c 300000 /dev/urandom >"$WEB/big.bin"
 if curl -s --max-time 10 --cacert "$CERT" -o "$TEST_DIR/big.got" "$BASE/big.bin" && cmp -s "$WEB/big.bin" "$TEST_DIR/big.got"; then
