@@ -3,52 +3,39 @@
 #include "auth.h"
 
 #include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static pthread_mutex_t sha256_lock = PTHREAD_MUTEX_INITIALIZER;
-static EVP_MD *_Atomic sha256_md;
-static unsigned sha256_users; /* under sha256_lock: auth_acquire() calls */
+struct auth_sha256 {
+    EVP_MD *md;
+};
 
-/* The fetched SHA-256: fetched once (OpenSSL 3 otherwise looks it up on
- * every digest), freed when the last user calls auth_release(). */
-static const EVP_MD *sha256(void)
+auth_sha256_t *auth_sha256_new(void)
 {
-    EVP_MD *md = atomic_load_explicit(&sha256_md, memory_order_acquire);
-    if (md != NULL)
-        return md;
-    pthread_mutex_lock(&sha256_lock);
-    md = atomic_load_explicit(&sha256_md, memory_order_relaxed);
-    if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
-        atomic_store_explicit(&sha256_md, md, memory_order_release);
-    pthread_mutex_unlock(&sha256_lock);
-    return md != NULL ? md : EVP_sha256();
+    auth_sha256_t *sha = malloc(sizeof *sha);
+    if (sha != NULL && (sha->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+        free(sha);
+        sha = NULL;
+    }
+    return sha;
 }
 
-void auth_acquire(void)
+void auth_sha256_free(auth_sha256_t *sha)
 {
-    pthread_mutex_lock(&sha256_lock);
-    sha256_users++;
-    pthread_mutex_unlock(&sha256_lock);
+    if (sha != NULL) {
+        EVP_MD_free(sha->md);
+        free(sha);
+    }
 }
 
-void auth_release(void)
-{
-    pthread_mutex_lock(&sha256_lock);
-    if (sha256_users > 0 && --sha256_users == 0)
-        EVP_MD_free(atomic_exchange(&sha256_md, NULL));
-    pthread_mutex_unlock(&sha256_lock);
-}
-
-void auth_sha256_hex(const void *data, size_t len, char out[AUTH_HASH_HEX + 1])
+void auth_sha256_hex(const auth_sha256_t *sha, const void *data, size_t len,
+                     char out[AUTH_HASH_HEX + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    if (EVP_Digest(data, len, md, &md_len, sha256(), NULL) != 1 || md_len != 32) {
-        abort(); /* SHA-256 is in every OpenSSL provider set; nothing sane to do */
+    if (EVP_Digest(data, len, md, &md_len, sha->md, NULL) != 1 || md_len != 32) {
+        abort(); /* a fetched SHA-256 cannot fail on memory we own */
     }
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {

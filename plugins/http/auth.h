@@ -1,5 +1,6 @@
 /* auth.h — API keys: SHA-256 of the presented key compared in constant
- * time against configured hashes (pure; no libevent, no OpenSSL). */
+ * time against configured hashes; the SHA-256 (OpenSSL's) also hashes
+ * payloads on the order path. No libevent. */
 #ifndef KEEL_HTTP_AUTH_H
 #define KEEL_HTTP_AUTH_H
 
@@ -9,14 +10,20 @@
 
 #define AUTH_HASH_HEX 64 /* lowercase hex SHA-256, without NUL */
 
-/** SHA-256 of data[len] as lowercase hex into out[AUTH_HASH_HEX + 1]. */
-void auth_sha256_hex(const void *data, size_t len, char out[AUTH_HASH_HEX + 1]);
+/** OpenSSL's SHA-256, fetched once per instance (OpenSSL 3 otherwise
+ * looks it up on every digest). */
+typedef struct auth_sha256 auth_sha256_t;
 
-/** An instance that will hash (from init) and one that no longer will
- * (at its end, after its threads stopped): the last release frees what
- * auth_sha256_hex keeps between calls. */
-void auth_acquire(void);
-void auth_release(void);
+/** From init; NULL when OpenSSL has no SHA-256 (out of memory, a broken
+ * provider set). Free with auth_sha256_free() after the instance's threads
+ * stopped. */
+auth_sha256_t *auth_sha256_new(void);
+void auth_sha256_free(auth_sha256_t *sha);
+
+/** SHA-256 of data[len] as lowercase hex into out[AUTH_HASH_HEX + 1]. Any
+ * thread. */
+void auth_sha256_hex(const auth_sha256_t *sha, const void *data, size_t len,
+                     char out[AUTH_HASH_HEX + 1]);
 
 /** True when s is exactly 64 lowercase hex digits. */
 bool auth_hash_valid(const char *s);

@@ -9,6 +9,7 @@
 #ifndef KEEL_HTTP_H
 #define KEEL_HTTP_H
 
+#include "auth.h"
 #include "parse.h"
 #include "route.h"
 
@@ -138,6 +139,7 @@ enum reject_reason {
 struct http_server {
     keel_plugin_t *self;
     const keel_host_api_t *host;
+    auth_sha256_t *sha256;
     http_config_t cfg;
     const keel_queue_api_t *queue; /* NULL without `queue` */
     void *queue_ctx;
@@ -153,6 +155,8 @@ struct http_server {
     unsigned loop_count;
     atomic_long connections;
     atomic_long outstanding; /* queue and store calls whose callback has not run */
+    /* The store warning's rate limit (orders.c): next due, and held back. */
+    _Atomic uint64_t store_warn_next_ms, store_warn_held;
     http_metrics_t metrics;
 };
 

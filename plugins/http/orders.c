@@ -334,17 +334,16 @@ static void order_list(http_exchange_t *ex)
  * ones held back, so an outage does not flood the log (any thread). */
 static void store_warning(http_server_t *srv, const char *order_id, const char *what, int rc)
 {
-    static _Atomic uint64_t next_ms, held;
-    uint64_t now = srv->host->now_ms(srv->self), due = atomic_load(&next_ms);
-    if (now < due || !atomic_compare_exchange_strong(&next_ms, &due, now + 10000)) {
-        atomic_fetch_add(&held, 1);
+    uint64_t now = srv->host->now_ms(srv->self), due = atomic_load(&srv->store_warn_next_ms);
+    if (now < due || !atomic_compare_exchange_strong(&srv->store_warn_next_ms, &due, now + 10000)) {
+        atomic_fetch_add(&srv->store_warn_held, 1);
         return;
     }
     srv->host->log(srv->self, KEEL_LOG_WARN,
                    "order %s: %s (%s); the pipeline will store it (%llu more like this since "
                    "the last warning)",
                    order_id, what, srv->host->strerror(rc),
-                   (unsigned long long)atomic_exchange(&held, 0));
+                   (unsigned long long)atomic_exchange(&srv->store_warn_held, 0));
 }
 
 /* {"order_id":ID,"status":"QUEUED"}: the hot path's answer, formatted
@@ -482,7 +481,7 @@ static void enqueue(http_pending_t *p)
      * 200). Hashed, so any order_id length fits the queue's limit. */
     char key[KEEL_STORE_MAX_ID + AUTH_HASH_HEX + 2], dedup[AUTH_HASH_HEX + 1];
     int key_len = snprintf(key, sizeof key, "%s:%s", o->order_id, c->hash);
-    auth_sha256_hex(key, (size_t)key_len, dedup);
+    auth_sha256_hex(srv->sha256, key, (size_t)key_len, dedup);
     const keel_attr_t attrs[] = {
         {"order_id", o->order_id},
         {"customer_id", o->customer_id},
@@ -612,7 +611,7 @@ static void order_create(http_exchange_t *ex)
     }
     order_call_t *c = p->data;
     c->order = order;
-    auth_sha256_hex(order->canonical_json, order->canonical_len, c->hash);
+    auth_sha256_hex(srv->sha256, order->canonical_json, order->canonical_len, c->hash);
     if (!claim(p))
         return;
     /* Most orders are new: a backend that can tell at once saves the

@@ -21,8 +21,8 @@ static void server_free(http_server_t *srv)
         http_backup_free(srv->backup);
     ratelimit_free(srv->ratelimit);
     http_config_free(srv, &srv->cfg);
+    auth_sha256_free(srv->sha256);
     free(srv);
-    auth_release();
 }
 
 static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
@@ -40,9 +40,13 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
     http_server_t *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return KEEL_ENOMEM;
-    auth_acquire();
     srv->self = self;
     srv->host = host;
+    if ((srv->sha256 = auth_sha256_new()) == NULL) {
+        host->log(self, KEEL_LOG_ERROR, "OpenSSL: cannot fetch SHA-256");
+        free(srv);
+        return KEEL_EFAILED;
+    }
     int rc = http_config_read(srv);
     if (rc == 0)
         rc = http_tls_init(srv);

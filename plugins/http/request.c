@@ -287,7 +287,7 @@ static bool authorize(http_exchange_t *ex, const char *key)
         return false;
     }
     char hash[AUTH_HASH_HEX + 1];
-    auth_sha256_hex(key, strlen(key), hash);
+    auth_sha256_hex(srv->sha256, key, strlen(key), hash);
     bool admin = auth_hash_in(cfg->admin_keys, cfg->admin_key_count, hash);
     bool client = auth_hash_in(cfg->api_keys, cfg->api_key_count, hash);
     bool ok = ex->match.is_admin && cfg->admin_key_count > 0 ? admin : admin || client;
@@ -308,7 +308,7 @@ static bool rate_limited(http_exchange_t *ex, const char *key)
     char bucket[AUTH_HASH_HEX + 8];
     if (key != NULL && srv->cfg.rate_by_key) {
         memcpy(bucket, "k:", 2);
-        auth_sha256_hex(key, strlen(key), bucket + 2);
+        auth_sha256_hex(srv->sha256, key, strlen(key), bucket + 2);
     } else {
         snprintf(bucket, sizeof bucket, "a:%s", ex->conn ? ex->conn->peer : "?");
     }

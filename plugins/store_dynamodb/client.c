@@ -90,6 +90,11 @@ static void curl_init_once(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+bool ddb_curl_init(void)
+{
+    return pthread_once(&curl_once, curl_init_once) == 0 && curl_init_rc == CURLE_OK;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -742,8 +747,7 @@ int ddb_client_new(const ddb_client_config_t *cfg, ddb_client_t **out, char *err
         set_err(err, err_len, "threads (<= 256) or max_attempts (<= 100) out of range");
         return KEEL_EINVAL;
     }
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) {
+    if (!ddb_curl_init()) {
         set_err(err, err_len, "curl_global_init failed");
         return KEEL_EIO;
     }

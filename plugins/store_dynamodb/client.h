@@ -174,4 +174,8 @@ void ddb_client_metrics(ddb_client_t *c, ddb_client_metrics_t *out);
 void ddb_client_shutdown(ddb_client_t *c);
 void ddb_client_free(ddb_client_t *c);
 
+/* libcurl's process-wide init, once for every user in the process (the
+ * client and the IMDS credentials fetch); false when it failed. */
+bool ddb_curl_init(void);
+
 #endif

@@ -1,6 +1,8 @@
 /* creds.c — AWS credentials (config, env, shared files, EC2 IMDSv2) and region. See creds.h. */
 #include "creds.h"
 
+#include "client.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -230,14 +232,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* One request; returns 0 with *status set (any HTTP status), or -1 with err set when no HTTP
  * answer came (connection refused, timeout, ...). */
 static int http(CURL *curl, const char *method, const char *url, const char *header,
@@ -302,7 +296,7 @@ static bool valid_role(const char *r)
 static int imds_fetch(const char *endpoint, long timeout_ms, ddb_creds_t *out, char *err,
                       size_t err_len)
 {
-    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK) {
+    if (!ddb_curl_init()) {
         set_err(err, err_len, "IMDS: curl_global_init failed");
         return DDB_CREDS_EIMDS;
     }
