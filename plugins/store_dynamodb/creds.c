@@ -7,7 +7,6 @@
 #include <jansson.h>
 
 #include <ctype.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
