@@ -3,6 +3,7 @@
  * each with one keep-alive curl easy handle; the retry profile of client.h.
  */
 #include "client.h"
+#include "errors.h"
 
 #include <keel/keel.h>
 
@@ -10,7 +11,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -79,8 +79,6 @@ struct ddb_client {
     uint64_t rng;
     ddb_client_metrics_t m;
 };
-
-enum ddb_class { DDB_OK, DDB_FATAL, DDB_THROTTLE, DDB_TRANSIENT, DDB_ABORTED };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -318,102 +316,8 @@ static int add_header(void *list, const char *line)
 
 /* ---- classification -------------------------------------------------------- */
 
-/* "ns#Name:extra" -> "Name". */
-static void cut_error_type(const char *raw, char *out, size_t n)
-{
-    size_t len = strcspn(raw, ":");
-    const char *start = raw;
-    for (size_t i = 0; i < len; i++)
-        if (raw[i] == '#')
-            start = raw + i + 1;
-    len -= (size_t)(start - raw);
-    while (len && isspace((unsigned char)*start)) {
-        start++;
-        len--;
-    }
-    while (len && isspace((unsigned char)start[len - 1]))
-        len--;
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, start, len);
-    out[len] = '\0';
-}
-
-static bool in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return true;
-    return false;
-}
-
-static const char *const throttle_types[] = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "Throttling",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "TransactionInProgressException",
-    NULL,
-};
-
-static const char *const transient_types[] = {
-    "InternalServerError", "InternalFailure", "ServiceUnavailable", "RequestTimeTooSkewed", NULL,
-};
-
-static const char *const perm_types[] = {
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "MissingAuthenticationToken",
-    "MissingAuthenticationTokenException",
-    "IncompleteSignature",
-    "IncompleteSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    NULL,
-};
-
-/* Reads __type / message from a JSON error body. */
-static void parse_error_body(ddb_worker_t *w)
-{
-    char raw[DDB_ETYPE_LEN] = "";
-    json_t *j = w->len ? json_loadb(w->buf, w->len, 0, NULL) : NULL;
-    if (json_is_object(j)) {
-        const char *t = json_string_value(json_object_get(j, "__type"));
-        const char *m = json_string_value(json_object_get(j, "message"));
-        if (!m)
-            m = json_string_value(json_object_get(j, "Message"));
-        if (t)
-            snprintf(raw, sizeof raw, "%s", t);
-        if (m)
-            snprintf(w->msg, sizeof w->msg, "%s", m);
-    }
-    json_decref(j);
-    cut_error_type(w->hdr_etype[0] ? w->hdr_etype : raw, w->etype, sizeof w->etype);
-}
-
-static int fatal_status(const char *etype, long http)
-{
-    if (strcmp(etype, "ConditionalCheckFailedException") == 0 ||
-        strcmp(etype, "TransactionCanceledException") == 0)
-        return KEEL_ECONFLICT;
-    if (strcmp(etype, "ValidationException") == 0 || strcmp(etype, "SerializationException") == 0)
-        return KEEL_EINVAL;
-    if (strcmp(etype, "ResourceNotFoundException") == 0)
-        return KEEL_ENOTFOUND;
-    if (strcmp(etype, "ResourceInUseException") == 0)
-        return KEEL_EEXIST;
-    if (strcmp(etype, "ItemCollectionSizeLimitExceededException") == 0)
-        return KEEL_EFULL;
-    if (in_list(etype, perm_types))
-        return KEEL_EPERM;
-    if (http >= 400 && http < 500)
-        return KEEL_EINVAL;
-    return KEEL_EIO;
-}
-
-/* Classifies an HTTP answer; *status is set for DDB_FATAL. */
+/* Classifies an HTTP answer (x-amz-crc32 first, then errors.c); *status
+ * is set for DDB_FATAL. */
 static enum ddb_class classify_http(ddb_client_t *c, ddb_worker_t *w, long http, int *status)
 {
     if (w->has_crc &&
@@ -429,42 +333,17 @@ static enum ddb_class classify_http(ddb_client_t *c, ddb_worker_t *w, long http,
         c->m.crc_checked++;
         pthread_mutex_unlock(&c->mlock);
     }
-    if (http >= 200 && http < 300)
-        return DDB_OK;
-    parse_error_body(w);
-    if (http == 429 || in_list(w->etype, throttle_types))
-        return DDB_THROTTLE;
-    if (http == 500 || http == 502 || http == 503 || http == 504 ||
-        in_list(w->etype, transient_types))
-        return DDB_TRANSIENT;
-    if (strcmp(w->etype, "InvalidSignatureException") == 0 &&
-        strstr(w->msg, "Signature expired") != NULL)
-        return DDB_TRANSIENT; /* clock skew */
-    if (!w->msg[0])
-        snprintf(w->msg, sizeof w->msg, "HTTP %ld", http);
-    *status = fatal_status(w->etype, http);
-    return DDB_FATAL;
-}
-
-static enum ddb_class classify_curl(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return DDB_TRANSIENT;
-    case CURLE_ABORTED_BY_CALLBACK:
-        return DDB_ABORTED;
-    default:
-        return DDB_FATAL;
-    }
+    ddb_answer_t answer = {
+        .http = http,
+        .body = w->buf,
+        .len = w->len,
+        .header_etype = w->hdr_etype,
+        .etype = w->etype,
+        .etype_len = sizeof w->etype,
+        .msg = w->msg,
+        .msg_len = sizeof w->msg,
+    };
+    return ddb_classify_answer(&answer, status);
 }
 
 /* ---- one call -------------------------------------------------------------- */
@@ -568,7 +447,7 @@ static enum ddb_class attempt(ddb_worker_t *w, ddb_item_t *it, long timeout_ms, 
         *status = KEEL_EIO;
         return DDB_FATAL;
     }
-    enum ddb_class cls = classify_curl(cc);
+    enum ddb_class cls = ddb_classify_curl(cc);
     if (cls == DDB_TRANSIENT) {
         pthread_mutex_lock(&c->mlock);
         c->m.transport_errors++;
