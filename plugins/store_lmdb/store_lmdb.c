@@ -37,6 +37,25 @@ static const keel_config_key_t sl_config_keys[] = {
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
+/* A duration key of 0 (off) to max_ms. */
+static int read_delay(sl_t *sl, const char *key, int max_ms, uint64_t *out)
+{
+    const keel_host_api_t *h = sl->host;
+    int64_t ms = 0;
+    int rc = h->config_int(sl->self, key, &ms);
+    if (rc < 0) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config '%s': cannot read it: %s", key, h->strerror(rc));
+        return KEEL_EINVAL;
+    }
+    if (ms < 0 || ms > max_ms) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config '%s' is %" PRId64 "ms, must be 0 (off) to %dms",
+               key, ms, max_ms);
+        return KEEL_EINVAL;
+    }
+    *out = (uint64_t)ms;
+    return 0;
+}
+
 static int config_load(sl_t *sl)
 {
     const keel_host_api_t *h = sl->host;
@@ -47,31 +66,9 @@ static int config_load(sl_t *sl)
         return KEEL_EINVAL;
     }
     sl->map_size = (uint64_t)map_size;
-    int64_t delay_ms = 0;
-    if ((rc = h->config_int(sl->self, "commit_delay", &delay_ms)) < 0) {
-        h->log(sl->self, KEEL_LOG_ERROR, "config 'commit_delay': cannot read it: %s",
-               h->strerror(rc));
-        return KEEL_EINVAL;
-    }
-    if (delay_ms < 0 || delay_ms > SL_MAX_COMMIT_DELAY_MS) {
-        h->log(sl->self, KEEL_LOG_ERROR,
-               "config 'commit_delay' is %" PRId64 "ms, must be 0 (off) to %dms", delay_ms,
-               SL_MAX_COMMIT_DELAY_MS);
-        return KEEL_EINVAL;
-    }
-    sl->commit_delay_ms = (uint64_t)delay_ms;
-    if ((rc = h->config_int(sl->self, "lazy_delay", &delay_ms)) < 0) {
-        h->log(sl->self, KEEL_LOG_ERROR, "config 'lazy_delay': cannot read it: %s",
-               h->strerror(rc));
-        return KEEL_EINVAL;
-    }
-    if (delay_ms < 0 || delay_ms > SL_MAX_LAZY_DELAY_MS) {
-        h->log(sl->self, KEEL_LOG_ERROR,
-               "config 'lazy_delay' is %" PRId64 "ms, must be 0 (off) to %dms", delay_ms,
-               SL_MAX_LAZY_DELAY_MS);
-        return KEEL_EINVAL;
-    }
-    sl->lazy_delay_ms = (uint64_t)delay_ms;
+    if ((rc = read_delay(sl, "commit_delay", SL_MAX_COMMIT_DELAY_MS, &sl->commit_delay_ms)) < 0 ||
+        (rc = read_delay(sl, "lazy_delay", SL_MAX_LAZY_DELAY_MS, &sl->lazy_delay_ms)) < 0)
+        return rc;
     const char *path = NULL;
     if (h->config_string(sl->self, "path", &path) == 0 && path != NULL && path[0] != '\0') {
         sl->path = strdup(path);

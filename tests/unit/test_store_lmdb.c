@@ -2,20 +2,7 @@
  * what only a local backend shows: restarts on the same data directory and
  * a full map. */
 #include "store_conformance.h"
-
-#include <ftw.h>
-#include <sys/stat.h>
-
-#define STORE_SO KEEL_BUILTIN_PLUGIN_DIR "/store_lmdb.so"
-
-static keel_harness_t *start_store(const char *dir, const char *config_yaml)
-{
-    keel_harness_t *h = keel_harness_new(dir);
-    assert_non_null(h);
-    assert_int_equal(keel_harness_add(h, "store", STORE_SO, config_yaml), 0);
-    assert_int_equal(keel_harness_start(h), 0);
-    return h;
-}
+#include "store_lmdb_util.h"
 
 #define SC_WRAP(name)                                                                              \
     static void test_##name(void **state)                                                          \
@@ -26,12 +13,6 @@ static keel_harness_t *start_store(const char *dir, const char *config_yaml)
         keel_harness_free(h);                                                                      \
     }
 SC_CONFORMANCE_TESTS(SC_WRAP)
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void test_restart_keeps_data(void **state)
 {
@@ -85,7 +66,7 @@ static void test_restart_keeps_data(void **state)
     assert_int_equal(w.first, 101); /* never reissued */
     sc_wait_free(&w);
     keel_harness_free(h);
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
 }
 
 enum { FULL_PUTS = 64, FULL_JSON = 3000 };

@@ -3,57 +3,14 @@
  * range is checked at init, and stopping drains without waiting it out.
  * The writer's counters come from the test-only "store_lmdb.debug"
  * service. */
-#include "../../plugins/store_lmdb/debug.h"
-#include "store_client.h"
+#include "store_lmdb_util.h"
 
-#include <ftw.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#define STORE_SO KEEL_BUILTIN_PLUGIN_DIR "/store_lmdb.so"
-
-typedef struct counts {
-    uint64_t commits, requests, delayed_groups;
-} counts_t;
-
-static keel_harness_t *start_store(const char *dir, const char *config_yaml)
-{
-    keel_harness_t *h = keel_harness_new(dir);
-    assert_non_null(h);
-    assert_int_equal(keel_harness_add(h, "store", STORE_SO, config_yaml), 0);
-    assert_int_equal(keel_harness_start(h), 0);
-    return h;
-}
-
-static counts_t read_counts(keel_harness_t *h)
-{
-    keel_service_t svc;
-    assert_int_equal(keel_harness_service(h, "store", STORE_LMDB_DEBUG_INTERFACE,
-                                          STORE_LMDB_DEBUG_VERSION, &svc),
-                     0);
-    const store_lmdb_debug_api_t *debug = svc.vtable;
-    counts_t c;
-    debug->commit_counts(svc.ctx, &c.commits, &c.requests, &c.delayed_groups);
-    return c;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static void pause_ms(long ms)
 {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 /* One put on an otherwise idle store: its time, and it was not held back. */
@@ -289,7 +246,7 @@ static void test_stop_drains_delayed_group(void **state)
     keel_harness_free(h);
     free(o);
     free(w);
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
 }
 
 int main(void)

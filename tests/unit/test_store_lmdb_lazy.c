@@ -3,49 +3,8 @@
  * the store ends the wait; 0 writes them at once; the answers are put()'s.
  * The writer's counters come from the test-only "store_lmdb.debug"
  * service. */
-#include "../../plugins/store_lmdb/debug.h"
 #include "../../plugins/store_lmdb/store_lmdb.h"
-#include "store_client.h"
-
-#include <ftw.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define STORE_SO KEEL_BUILTIN_PLUGIN_DIR "/store_lmdb.so"
-
-static keel_harness_t *start_store(const char *dir, const char *config_yaml)
-{
-    keel_harness_t *h = keel_harness_new(dir);
-    assert_non_null(h);
-    assert_int_equal(keel_harness_add(h, "store", STORE_SO, config_yaml), 0);
-    assert_int_equal(keel_harness_start(h), 0);
-    return h;
-}
-
-static uint64_t commits(keel_harness_t *h)
-{
-    keel_service_t svc;
-    assert_int_equal(keel_harness_service(h, "store", STORE_LMDB_DEBUG_INTERFACE,
-                                          STORE_LMDB_DEBUG_VERSION, &svc),
-                     0);
-    const store_lmdb_debug_api_t *debug = svc.vtable;
-    uint64_t n, requests, delayed;
-    debug->commit_counts(svc.ctx, &n, &requests, &delayed);
-    return n;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+#include "store_lmdb_util.h"
 
 /* n lazy puts of fresh orders "<tag><i>", submitted back to back. */
 typedef struct lazy_run {
@@ -108,15 +67,16 @@ static void test_lazy_puts_wait_and_share_one_commit(void **state)
     keel_harness_t *h = start_store(NULL, "lazy_delay: 300ms\n");
     sc_t s;
     sc_open(&s, h, "store");
-    uint64_t before = commits(h);
+    uint64_t before = read_counts(h).commits;
     uint64_t t0 = now_ms();
     lazy_run_t run = submit_lazy(&s, "wait", 50);
     wait_all(&run);
     uint64_t elapsed = now_ms() - t0;
     print_message("50 lazy puts answered after %llu ms in %llu commit(s)\n",
-                  (unsigned long long)elapsed, (unsigned long long)(commits(h) - before));
+                  (unsigned long long)elapsed,
+                  (unsigned long long)(read_counts(h).commits - before));
     assert_true(elapsed >= 250); /* held for the delay, give or take the clock */
-    assert_int_equal(commits(h) - before, 1);
+    assert_int_equal(read_counts(h).commits - before, 1);
     assert_stored(&s, &run);
     run_free(&run);
     keel_harness_free(h);
@@ -129,7 +89,7 @@ static void test_eager_write_takes_lazy_along(void **state)
     keel_harness_t *h = start_store(NULL, "lazy_delay: 1s\n");
     sc_t s;
     sc_open(&s, h, "store");
-    uint64_t before = commits(h);
+    uint64_t before = read_counts(h).commits;
     uint64_t t0 = now_ms();
     lazy_run_t run = submit_lazy(&s, "along", 20);
     sc_order_t eager;
@@ -140,9 +100,10 @@ static void test_eager_write_takes_lazy_along(void **state)
     wait_all(&run);
     uint64_t elapsed = now_ms() - t0;
     print_message("20 lazy + 1 put answered after %llu ms in %llu commit(s)\n",
-                  (unsigned long long)elapsed, (unsigned long long)(commits(h) - before));
+                  (unsigned long long)elapsed,
+                  (unsigned long long)(read_counts(h).commits - before));
     assert_true(elapsed < 900);
-    assert_int_equal(commits(h) - before, 1);
+    assert_int_equal(read_counts(h).commits - before, 1);
     /* A sequence reservation is eager too. */
     lazy_run_t more = submit_lazy(&s, "seq", 5);
     assert_int_equal(sc_seq(&s, "n", 1, &w), 0);
@@ -181,10 +142,10 @@ static void test_zero_delay_writes_at_once(void **state)
     keel_harness_t *h = start_store(NULL, "lazy_delay: 0\n");
     sc_t s;
     sc_open(&s, h, "store");
-    uint64_t before = commits(h);
+    uint64_t before = read_counts(h).commits;
     lazy_run_t run = submit_lazy(&s, "zero", 1);
     wait_all(&run);
-    assert_int_equal(commits(h) - before, 1);
+    assert_int_equal(read_counts(h).commits - before, 1);
     run_free(&run);
     keel_harness_free(h);
 }
@@ -250,7 +211,7 @@ static void test_stop_writes_waiting_lazy_puts(void **state)
     assert_stored(&s, &run);
     run_free(&run);
     keel_harness_free(h);
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
 }
 
 /* Start fails with a message naming the key and its limit. */
