@@ -36,6 +36,7 @@ typedef struct order_call {
     char *found_hash;             /* store->get: the stored payload hash */
     json_t *result;               /* a record or a page, built off-loop */
     bool second_look;             /* store->get again: the message had left the queue */
+    bool looked_again;            /* store->get again: missed by the store and the table */
     bool duplicate;               /* queue->send: the dedup id was seen */
     bool owner;                   /* POST: holds the accepted-table claim (released when freed) */
     char message_id[KEEL_ID_LEN + 1]; /* queue->send */
@@ -195,10 +196,19 @@ static void on_record(void *arg, int status, const keel_order_record_t *record)
     http_server_t *srv = c->srv;
     accepted_copy_t pending = {0};
     /* Not stored yet: accepted a moment ago, its record on the way? */
-    if (status == KEEL_ENOTFOUND && c->order == NULL &&
-        accepted_lookup(srv->accepted, p->ex->match.param, &pending) == 0) {
-        status = 0;
-        record = &pending.record;
+    if (status == KEEL_ENOTFOUND && c->order == NULL) {
+        if (accepted_lookup(srv->accepted, p->ex->match.param, &pending) == 0) {
+            status = 0;
+            record = &pending.record;
+        } else if (!c->looked_again) {
+            /* The record may have been committed, and its table entry
+             * released, between the store's read and this lookup: the
+             * entry goes only after the commit, so a second read finds
+             * an order accepted before the first one. */
+            c->looked_again = true;
+            if (srv->store->get(srv->store_ctx, p->ex->match.param, on_record, p) == 0)
+                return;
+        }
     }
     p->status = status;
     if (status == 0 && record != NULL) {
