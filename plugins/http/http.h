@@ -263,9 +263,13 @@ size_t http_json_quote(char *out, size_t cap, const char *s);
 void http_error(http_exchange_t *ex, int status, const char *code, const char *fmt, ...)
     KEEL_PRINTF(4, 5);
 void http_reject(http_server_t *srv, enum reject_reason reason);
-/* Checks Content-Type/UTF-8/depth and returns the body (NUL-terminated,
- * malloc'd) or NULL after answering the error; *len gets its length. An
- * empty body returns "" with *len == 0 when allow_empty. */
+/* Checks Content-Type, UTF-8, NUL bytes and depth; returns ex->body (not
+ * NUL-terminated, ex->body_len bytes, valid while ex is) or NULL after
+ * answering the error. */
+const char *http_json_body_checked(http_exchange_t *ex);
+/* The same checks; returns a NUL-terminated copy of the body (malloc'd)
+ * or NULL after answering the error; *len gets its length. An empty body
+ * returns "" with *len == 0 when allow_empty. */
 char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty);
 
 /* static.c */

@@ -596,15 +596,13 @@ static void invalid_order(http_exchange_t *ex, const keel_order_t *o)
 static void order_create(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
-    size_t len;
-    char *body = http_json_body(ex, &len, false);
+    const char *body = http_json_body_checked(ex); /* order_parse needs no copy */
     if (body == NULL)
         return;
     char id[KEEL_ID_LEN + 1];
     srv->host->new_id(id);
     keel_order_t *order = NULL;
-    int rc = srv->validate->order_parse(srv->validate_ctx, body, len, id, &order);
-    free(body);
+    int rc = srv->validate->order_parse(srv->validate_ctx, body, ex->body_len, id, &order);
     if (rc != 0 || order == NULL) {
         http_error(ex, 500, "internal", "validate: %s", srv->host->strerror(rc));
         return;

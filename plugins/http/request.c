@@ -210,13 +210,9 @@ void http_error(http_exchange_t *ex, int status, const char *code, const char *f
     json_decref(err);
 }
 
-char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
+const char *http_json_body_checked(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
-    size_t n = ex->body_len;
-    *len = n;
-    if (n == 0 && allow_empty)
-        return strdup("");
     const char *type = http_header(ex, "Content-Type");
     if (type == NULL || strncasecmp(type, "application/json", 16) != 0 ||
         (type[16] != '\0' && type[16] != ';' && type[16] != ' ')) {
@@ -225,6 +221,28 @@ char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
                    "the body must be JSON (Content-Type: application/json)");
         return NULL;
     }
+    static const char *const problems[] = {
+        [JSON_CHECK_UTF8] = "the body is not valid UTF-8",
+        [JSON_CHECK_NUL] = "the body contains a NUL byte",
+        [JSON_CHECK_DEPTH] = "the JSON body nests deeper than limits.max_json_depth",
+    };
+    json_check_t check = json_body_check(ex->body, ex->body_len, (int)srv->cfg.max_json_depth);
+    if (check != JSON_CHECK_OK) {
+        http_reject(srv, REJECT_BAD_BODY);
+        http_error(ex, 400, "bad_request", "%s", problems[check]);
+        return NULL;
+    }
+    return ex->body;
+}
+
+char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
+{
+    size_t n = ex->body_len;
+    *len = n;
+    if (n == 0 && allow_empty)
+        return strdup("");
+    if (http_json_body_checked(ex) == NULL)
+        return NULL;
     char *body = malloc(n + 1);
     if (body == NULL) {
         http_error(ex, 500, "internal", "out of memory");
@@ -232,19 +250,6 @@ char *http_json_body(http_exchange_t *ex, size_t *len, bool allow_empty)
     }
     memcpy(body, ex->body, n);
     body[n] = '\0';
-    static const char *const problems[] = {
-        [JSON_CHECK_UTF8] = "the body is not valid UTF-8",
-        [JSON_CHECK_NUL] = "the body contains a NUL byte",
-        [JSON_CHECK_DEPTH] = "the JSON body nests deeper than limits.max_json_depth",
-    };
-    json_check_t check = json_body_check(body, n, (int)srv->cfg.max_json_depth);
-    if (check != JSON_CHECK_OK) {
-        const char *problem = problems[check];
-        free(body);
-        http_reject(srv, REJECT_BAD_BODY);
-        http_error(ex, 400, "bad_request", "%s", problem);
-        return NULL;
-    }
     return body;
 }
 
