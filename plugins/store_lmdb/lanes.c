@@ -107,7 +107,6 @@ static void hold_lazy(sl_lane_t *lane)
     struct timespec deadline = {(time_t)(deadline_ns / 1000000000u),
                                 (long)(deadline_ns % 1000000000u)};
     lane->holding = true;
-    lane->lazy_groups++;
     while (!lane->closing && lane->eager == 0 && lane->pending < SL_LAZY_MAX)
         if (pthread_cond_timedwait(&lane->wake, &lane->lock, &deadline) == ETIMEDOUT)
             break;

@@ -98,10 +98,9 @@ typedef struct sl_lane {
      * until lazy_ns after the oldest arrived, an eager request, SL_LAZY_MAX
      * pending or closing. */
     uint64_t lazy_ns;
-    size_t eager;         /* pending requests that are not lazy */
-    uint64_t first_ns;    /* CLOCK_MONOTONIC arrival of the oldest pending */
-    bool holding;         /* in that wait: push signals only when it ends it */
-    uint64_t lazy_groups; /* batches held back by it (under lock) */
+    size_t eager;      /* pending requests that are not lazy */
+    uint64_t first_ns; /* CLOCK_MONOTONIC arrival of the oldest pending */
+    bool holding;      /* in that wait: push signals only when it ends it */
     pthread_t thread;
     void (*run)(sl_t *sl, sl_req_t *batch);
 } sl_lane_t;
