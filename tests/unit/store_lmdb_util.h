@@ -26,6 +26,21 @@ static inline keel_harness_t *start_store(const char *dir, const char *config_ya
     return h;
 }
 
+/* Restarts the store on `dir` (after the harness before it was freed) and
+ * points s at it, keeping s's id prefix so that the orders written before
+ * can be read back. */
+static inline keel_harness_t *restart_store(sc_t *s, const char *dir)
+{
+    keel_harness_t *h = start_store(dir, NULL);
+    keel_service_t svc;
+    assert_int_equal(
+        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
+    s->h = h;
+    s->api = svc.vtable;
+    s->ctx = svc.ctx;
+    return h;
+}
+
 /* The writer's commits, the requests they carried and the batches
  * commit_delay held back, so far. */
 typedef struct counts {

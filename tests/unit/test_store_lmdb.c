@@ -42,13 +42,7 @@ static void test_restart_keeps_data(void **state)
     sc_wait_free(&w);
     keel_harness_free(h);
 
-    h = start_store(dir, NULL);
-    s.h = h;
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
-    s.api = svc.vtable;
-    s.ctx = svc.ctx;
+    h = restart_store(&s, dir);
     assert_int_equal(sc_get(&s, a.order_id, &w), 0);
     assert_int_equal(w.rec.version, 2);
     assert_string_equal(w.rec.status, "CONFIRMED");

@@ -231,13 +231,7 @@ static void test_stop_drains_delayed_group(void **state)
         assert_int_equal(w[i].status, 0);
         sc_wait_free(&w[i]);
     }
-    h = start_store(dir, NULL);
-    s.h = h;
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
-    s.api = svc.vtable;
-    s.ctx = svc.ctx;
+    h = restart_store(&s, dir);
     for (int i = 0; i < N; i++) {
         sc_wait_t g;
         assert_int_equal(sc_get(&s, o[i].order_id, &g), 0);

@@ -201,13 +201,7 @@ static void test_stop_writes_waiting_lazy_puts(void **state)
         assert_true(run.waits[i].done); /* answered before the writer was joined */
         assert_int_equal(run.waits[i].status, 0);
     }
-    h = start_store(dir, NULL);
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_VERSION(2, 0), &svc), 0);
-    s.h = h;
-    s.api = svc.vtable;
-    s.ctx = svc.ctx;
+    h = restart_store(&s, dir);
     assert_stored(&s, &run);
     run_free(&run);
     keel_harness_free(h);
