@@ -165,15 +165,22 @@ static inline bool sc_wait(sc_wait_t *w)
     return done;
 }
 
-static inline void sc_open(sc_t *s, keel_harness_t *h, const char *instance)
+/* Points s at the store `instance` of h, keeping s's id prefix: after a
+ * restart, the orders written before can be read back. */
+static inline void sc_attach(sc_t *s, keel_harness_t *h, const char *instance)
 {
-    static atomic_uint run;
     keel_service_t svc;
     assert_int_equal(
         keel_harness_service(h, instance, KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
     s->h = h;
     s->api = svc.vtable;
     s->ctx = svc.ctx;
+}
+
+static inline void sc_open(sc_t *s, keel_harness_t *h, const char *instance)
+{
+    static atomic_uint run;
+    sc_attach(s, h, instance);
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     snprintf(s->prefix, sizeof s->prefix, "t%llx%lx-%u", (unsigned long long)t.tv_sec,

@@ -32,12 +32,7 @@ static inline keel_harness_t *start_store(const char *dir, const char *config_ya
 static inline keel_harness_t *restart_store(sc_t *s, const char *dir)
 {
     keel_harness_t *h = start_store(dir, NULL);
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
-    s->h = h;
-    s->api = svc.vtable;
-    s->ctx = svc.ctx;
+    sc_attach(s, h, "store");
     return h;
 }
 

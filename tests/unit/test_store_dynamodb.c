@@ -260,16 +260,6 @@ static keel_harness_t *start_store(const char *config_yaml)
     return h;
 }
 
-static void reopen(sc_t *s, keel_harness_t *h)
-{
-    keel_service_t svc;
-    assert_int_equal(
-        keel_harness_service(h, "store", KEEL_STORE_INTERFACE, KEEL_STORE_VERSION, &svc), 0);
-    s->h = h;
-    s->api = svc.vtable;
-    s->ctx = svc.ctx;
-}
-
 /* ---- the conformance suite: one table for all, created by the first ---- */
 
 static char conformance_config[256];
@@ -346,7 +336,7 @@ static void test_restart_keeps_data(void **state)
     /* The table exists now: create_table false finds it. */
     snprintf(cfg, sizeof cfg, "table: %s\n", t);
     h = start_store(cfg);
-    reopen(&s, h);
+    sc_attach(&s, h, "store");
     assert_int_equal(sc_get(&s, a.order_id, &w), 0);
     assert_int_equal(w.rec.version, 2);
     assert_string_equal(w.rec.status, "CONFIRMED");
