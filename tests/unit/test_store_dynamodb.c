@@ -13,77 +13,20 @@
  *    bounded time; a missing table without create_table is not "ready".
  * Skipped (cmocka skip) when node or dynalite is not installed. */
 #define SSC_SETTLE_MS 30000
+#include "dynalite.h"
 #include "store_conformance.h"
 #include "store_step_conformance.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-
 #define STORE_SO KEEL_BUILTIN_PLUGIN_DIR "/store_dynamodb.so"
 
-static pid_t dynalite_pid = -1;
-static int dynalite_port = -1;
+static dynalite_t dynalite = {.pid = -1};
 static bool have_dynalite;
-static char endpoint[64];
 
 static uint64_t mono_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* dynalite answers an (unsigned-checked) ListTables: it is up. */
-static bool dynalite_answers(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
-    if (fd < 0)
-        return false;
-    struct timeval tv = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return false;
-    }
-    char req[600];
-    const char *body = "{}";
-    int n = snprintf(req, sizeof req,
-                     "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                     "Content-Type: application/x-amz-json-1.0\r\n"
-                     "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
-                     "X-Amz-Date: 20150830T123600Z\r\n"
-                     "Authorization: AWS4-HMAC-SHA256 "
-                     "Credential=AKID/20150830/us-east-1/dynamodb/aws4_request, "
-                     "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     port, strlen(body), body);
-    bool ok = write(fd, req, (size_t)n) == n;
-    char resp[64] = {0};
-    ok = ok && read(fd, resp, sizeof resp - 1) > 12 && strncmp(resp, "HTTP/1.1 ", 9) == 0;
-    close(fd);
-    return ok;
 }
 
 /* One DynamoDB call to dynalite as another tool would make it (dynalite
@@ -94,7 +37,7 @@ static int dynalite_call(const char *target, const char *body, char *out, size_t
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)dynalite_port)};
+                            .sin_port = htons((uint16_t)dynalite.port)};
     if (fd < 0)
         return -1;
     struct timeval tv = {10, 0};
@@ -113,7 +56,7 @@ static int dynalite_call(const char *target, const char *body, char *out, size_t
                      "Credential=AKID/20150830/us-east-1/dynamodb/aws4_request, "
                      "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     dynalite_port, target, strlen(body));
+                     dynalite.port, target, strlen(body));
     bool ok =
         write(fd, head, (size_t)n) == n && write(fd, body, strlen(body)) == (ssize_t)strlen(body);
     static char resp[65536];
@@ -131,73 +74,14 @@ static int dynalite_call(const char *target, const char *body, char *out, size_t
     return status;
 }
 
-static void stop_dynalite(void)
-{
-    if (dynalite_pid > 0) {
-        kill(dynalite_pid, SIGTERM);
-        uint64_t deadline = mono_ms() + 5000;
-        while (waitpid(dynalite_pid, NULL, WNOHANG) == 0) {
-            if (mono_ms() > deadline) {
-                kill(dynalite_pid, SIGKILL);
-                waitpid(dynalite_pid, NULL, 0);
-                break;
-            }
-            ssc_pause_ms(20);
-        }
-        dynalite_pid = -1;
-    }
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    if (access(KEEL_DYNALITE, X_OK) != 0) {
-        print_message("dynalite not installed (%s): the DynamoDB tests are skipped\n",
-                      KEEL_DYNALITE);
-        return 0;
+    int rc = dynalite_start(&dynalite);
+    if (rc != 0) {
+        print_message(rc > 0 ? "the DynamoDB tests are skipped\n" : "dynalite failed to start\n");
+        return rc > 0 ? 0 : -1;
     }
-    dynalite_port = free_port();
-    if (dynalite_port <= 0)
-        return -1;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", dynalite_port);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(KEEL_DYNALITE, "dynalite", "--host", "127.0.0.1", "--port", portstr,
-              "--createTableMs", "0", (char *)NULL);
-        _exit(127);
-    }
-    dynalite_pid = pid;
-    uint64_t deadline = mono_ms() + 20000; /* node takes a while to start */
-    bool up = false;
-    while (!up && mono_ms() < deadline) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            dynalite_pid = -1;
-            if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
-                print_message("dynalite could not run (node missing?): skipped\n");
-                return 0;
-            }
-            print_message("dynalite exited at start\n");
-            return -1;
-        }
-        up = dynalite_answers(dynalite_port);
-        if (!up)
-            ssc_pause_ms(50);
-    }
-    if (!up) {
-        print_message("dynalite did not answer on port %d within 20 s\n", dynalite_port);
-        stop_dynalite();
-        return -1;
-    }
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", dynalite_port);
     /* What keeld gets from the tests' environment: dummy keys, a region,
      * the endpoint; nothing from this machine's AWS set-up. */
     setenv("AWS_ACCESS_KEY_ID", "AKIDKEELTEST", 1);
@@ -207,7 +91,7 @@ static int group_setup(void **state)
     unsetenv("AWS_DEFAULT_REGION");
     unsetenv("AWS_ENDPOINT_URL");
     setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint, 1);
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite.endpoint, 1);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/keel-test-credentials", 1);
     setenv("AWS_CONFIG_FILE", "/nonexistent/keel-test-config", 1);
@@ -218,7 +102,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    stop_dynalite();
+    dynalite_stop(&dynalite);
     return 0;
 }
 
@@ -486,20 +370,21 @@ static void test_endpoint_precedence(void **state)
     table_name(t, sizeof t, "ep");
 
     setenv("AWS_ENDPOINT_URL_DYNAMODB", dead_url, 1);
-    snprintf(cfg, sizeof cfg, "table: %s\ncreate_table: true\nendpoint: %s\n", t, endpoint);
+    snprintf(cfg, sizeof cfg, "table: %s\ncreate_table: true\nendpoint: %s\n", t,
+             dynalite.endpoint);
     keel_harness_t *h = start_store(cfg);
     round_trip(h);
     keel_harness_free(h);
 
     unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
-    setenv("AWS_ENDPOINT_URL", endpoint, 1);
+    setenv("AWS_ENDPOINT_URL", dynalite.endpoint, 1);
     snprintf(cfg, sizeof cfg, "table: %s\n", t);
     h = start_store(cfg);
     round_trip(h);
     keel_harness_free(h);
 
     unsetenv("AWS_ENDPOINT_URL");
-    setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint, 1);
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite.endpoint, 1);
 }
 
 /* Nothing listens at the endpoint: the store says it is not ready, and a
