@@ -98,6 +98,19 @@ static void conn_free(http_conn_t *c)
     srv->host->metric_set(srv->metrics.connections, (double)open);
 }
 
+/* A clean TLS close sends close_notify, so that the client can tell the
+ * end from a truncation: once, one try, never waited on (everything before
+ * it was written). */
+static void tls_close_notify(http_conn_t *c)
+{
+    if (c->tls_failed || c->tls_notified || !SSL_is_init_finished(c->ssl))
+        return;
+    c->tls_notified = true;
+    ERR_clear_error();
+    SSL_shutdown(c->ssl);
+    ERR_clear_error();
+}
+
 /* Closes the socket now; frees the connection when nothing holds it. */
 static void conn_close(http_conn_t *c)
 {
@@ -112,13 +125,7 @@ static void conn_close(http_conn_t *c)
         c->rev = c->wev = c->timer = NULL;
         c->reading = c->writing = false;
         if (c->ssl != NULL) {
-            /* A clean close sends close_notify, so that the client can
-             * tell the end from a truncation; one try, never waited on. */
-            if (!c->tls_failed && SSL_is_init_finished(c->ssl)) {
-                ERR_clear_error();
-                SSL_shutdown(c->ssl);
-                ERR_clear_error();
-            }
+            tls_close_notify(c);
             SSL_free(c->ssl);
             c->ssl = NULL;
         }
@@ -317,10 +324,18 @@ static void conn_complete(http_conn_t *c)
 {
     c->in_request = false;
     c->loop->busy--;
-    if (c->close_after && c->linger && c->ssl == NULL && shutdown(c->fd, SHUT_WR) == 0) {
+    if (c->close_after && c->linger && (c->ssl == NULL || !c->tls_failed)) {
         /* The client may still be sending what we refused (a body over the
          * limit): closing now would reset the connection and could destroy
-         * our answer before it is read. Read and drop for a while first. */
+         * our answer before it is read. End our side (after close_notify
+         * over TLS), then read and drop for a while: TLS records unread,
+         * as nothing more is answered. */
+        if (c->ssl != NULL)
+            tls_close_notify(c);
+        if (shutdown(c->fd, SHUT_WR) != 0) {
+            conn_close(c);
+            return;
+        }
         c->lingering = true;
         c->in_len = 0; /* what was read of the refused request goes too */
         c->state = CONN_IDLE;

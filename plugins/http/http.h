@@ -81,6 +81,7 @@ struct http_conn {
     bool lingering;      /* answered; dropping input until EOF or the timer */
     bool tls_rw, tls_wr; /* TLS read wants writable / write wants readable */
     bool tls_failed;     /* a fatal TLS error: no close_notify (SSL_shutdown) */
+    bool tls_notified;   /* close_notify was sent */
     bool processing;     /* conn_process is on the stack */
     char *in;            /* request bytes; the current request starts at in[0] */
     size_t in_len, in_cap;

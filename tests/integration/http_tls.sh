@@ -83,6 +83,36 @@ PY
 )
 [ "$got" = close_notify ] && pass "Connection: close over TLS ends with close_notify" ||
   fail "Connection: close over TLS: $got"
+# A client that sends a whole over-limit body before reading still gets its
+# 413 over TLS: the server sends close_notify, then drops what follows
+# instead of resetting the connection (the lingering close of plain HTTP).
+got=$(timeout 30 python3 - "$PORT" "$CERT" <<'PY' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+big = b"x" * (3 << 20)
+outcome = []
+for attempt in range(3):
+    raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        s.sendall(b"POST /api/v1/admin/queues/orders/dlq/redrive HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        outcome.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+    except OSError as e:
+        outcome.append(type(e).__name__)
+    s.close()
+print(" | ".join(outcome))
+PY
+)
+[ "$got" = "HTTP/1.1 413 Content Too Large | HTTP/1.1 413 Content Too Large | HTTP/1.1 413 Content Too Large" ] &&
+  pass "a 3 MB body sent whole over TLS before reading gets its 413, 3 times in 3" ||
+  fail "3 MB body over TLS, then read: $got"
 # A static file larger than one TLS record, byte for byte.
 head -c 300000 /dev/urandom >"$WEB/big.bin"
 if curl -s --max-time 10 --cacert "$CERT" -o "$TEST_DIR/big.got" "$BASE/big.bin" && cmp -s "$WEB/big.bin" "$TEST_DIR/big.got"; then
