@@ -7,10 +7,15 @@
 #   nginx  one worker answering 202 to the same POST without doing anything.
 #   redis  redis-server with appendfsync always; redis-benchmark LPUSHes the
 #          same order (fresh id per push) from 64 clients.
-# The three servers run side by side and are measured in ROUNDS interleaved
-# rounds (keel, nginx, redis, keel, ...), so that the shared machine's
-# drift (its disk's fdatasync latency moves 2-4x within minutes) hits all
-# three alike. Prints each round, then keel's durable orders/s (all rounds)
+#   ram    a second keeld, the same build and config, with its data dir in
+#          RAM (/dev/shm, tmpfs: fdatasync returns at once). Not durable, so
+#          never a figure of keel's; it is this machine's ceiling for the
+#          same work without the disk's syncs, which tells how much of the
+#          gap to the floor is the disk and how much is CPU.
+# The servers run side by side and are measured in ROUNDS interleaved
+# rounds (keel, ram, nginx, redis, keel, ...), so that the shared machine's
+# drift (its disk's fdatasync latency moves 2-4x within minutes) hits them
+# alike. Prints each round, then keel's durable orders/s (all rounds)
 # with p50 (median of rounds) and p99 (worst round), the references, the
 # ratios (median of the per-round ratios) and whether the floor (>= 40,000
 # orders/s with p99 <= 10 ms) is met, then the key figures as BENCH_RESULT
@@ -19,6 +24,7 @@
 # Environment: KEEL_BENCH_HTTP_SECONDS (10, per target in all), KEEL_BENCH_HTTP_ROUNDS
 # (3), KEEL_BENCH_CONNECTIONS (64),
 # KEEL_BENCH_WARMUP_SECONDS (2), KEEL_BENCH_PERF=1 (perf profile of keeld),
+# KEEL_BENCH_RAM=0 (skip the RAM-backed keeld),
 # KEEL_BENCH_COUNT_202=1 (count 202s in wrk's response() hook; slows wrk),
 # KEEL_BENCH_STRICT=1 (exit 1 when the floor is not met), KEEL_BENCH_KEEP=1
 # (keep the temp dir).
@@ -47,7 +53,12 @@ if [ ! -x "$build/bin/keeld" ]; then
 fi
 
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/keel-http-bench.XXXXXX")
-trap bench_cleanup EXIT
+# The RAM-backed keeld's data lives in /dev/shm: removed with the rest.
+cleanup() {
+  bench_cleanup
+  [ -z "${RAM_TMP:-}" ] || rm -rf "$RAM_TMP"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 write_order_body "$BENCH_TMP/order.json"
 export KEEL_BENCH_COUNT_202=${KEEL_BENCH_COUNT_202:-0}
@@ -63,6 +74,27 @@ start_keeld "$build" "$BENCH_TMP/keel-data" "$keel_port" "$BENCH_TMP/keeld.log" 
 keel_url=http://127.0.0.1:$keel_port
 KEEL_BENCH_RUN_TAG=warm run_wrk "$keel_url" "$warmup" "$conns" "$BENCH_TMP/wrk-keel-warmup.out"
 keeld_alive "$BENCH_TMP/keeld.log" "during the warm-up"
+keel_pid=$KEELD_PID
+
+# The same keeld with its data in RAM: the ceiling without the disk.
+ram_url='' ram_note='' ram_pid='' RAM_TMP=''
+if [ "${KEEL_BENCH_RAM:-1}" = 0 ]; then
+  ram_note="skipped (KEEL_BENCH_RAM=0)"
+elif [ "$(stat -f -c %T /dev/shm 2>/dev/null || true)" != tmpfs ]; then
+  ram_note="skipped, /dev/shm is not a tmpfs"
+else
+  RAM_TMP=$(mktemp -d /dev/shm/keel-http-bench.XXXXXX)
+  ram_port=$(free_port)
+  if start_keeld "$build" "$RAM_TMP/data" "$ram_port" "$BENCH_TMP/keeld-ram.log" "$BENCH_TMP/ingest.yaml"; then
+    ram_pid=$KEELD_PID
+    ram_url=http://127.0.0.1:$ram_port
+    KEEL_BENCH_RUN_TAG=warm run_wrk "$ram_url" "$warmup" "$conns" "$BENCH_TMP/wrk-ram-warmup.out"
+    keeld_alive "$BENCH_TMP/keeld-ram.log" "(data in RAM) during the warm-up"
+  else
+    ram_note="did not start: $(tail -n 3 "$BENCH_TMP/keeld-ram.log" | tr '\n' ' ')"
+  fi
+  KEELD_PID=$keel_pid
+fi
 
 nginx_url='' nginx_note='' nginx_pid=''
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -172,10 +204,11 @@ fi
 
 keel_requests=0 keel_duration=0 keel_non2xx=0 keel_sock_errors=0 keel_202=0 keel_other=0 keel_max=0
 keel_p50s=() keel_p99s=() nginx_p50s=() nginx_p99s=() redis_p50s=() redis_p99s=()
+ram_ok=0 ram_duration=0 ram_non2xx=0 ram_p50s=() ram_p99s=() ratio_ram=()
 nginx_ok=0 nginx_duration=0 nginx_non2xx=0 redis_pushes=0 redis_seconds=0
 ratio_nginx=() ratio_redis=()
 echo
-printf '  %-5s %10s %10s %10s %8s %8s   %s\n' round "keel/s" "nginx/s" "redis/s" "k/nginx" "k/redis" "keel p50/p99 ms"
+printf '  %-5s %10s %10s %10s %10s %8s %8s %8s   %s\n' round "keel/s" "ram/s" "nginx/s" "redis/s" "k/ram" "k/nginx" "k/redis" "keel p50/p99 ms"
 for round in $(seq "$rounds"); do
   KEEL_BENCH_RUN_TAG=r$round run_wrk "$keel_url" "$per_round" "$conns" "$BENCH_TMP/wrk-keel-$round.out"
   keeld_alive "$BENCH_TMP/keeld.log" "during round $round"
@@ -188,6 +221,16 @@ for round in $(seq "$rounds"); do
   [ "$WRK_max_us" -le "$keel_max" ] || keel_max=$WRK_max_us
   keel_p50s+=("$WRK_p50_us") keel_p99s+=("$WRK_p99_us")
   k_lat="$(fmt_ms "$WRK_p50_us")/$(fmt_ms "$WRK_p99_us")"
+  m_rps=-
+  if [ -n "$ram_url" ]; then
+    KEEL_BENCH_RUN_TAG=r$round run_wrk "$ram_url" "$per_round" "$conns" "$BENCH_TMP/wrk-ram-$round.out"
+    KEELD_PID=$ram_pid keeld_alive "$BENCH_TMP/keeld-ram.log" "(data in RAM) during round $round"
+    m_rps=$(per_sec "$((WRK_requests - WRK_non2xx))" "$WRK_duration_us")
+    ram_ok=$((ram_ok + WRK_requests - WRK_non2xx)) ram_duration=$((ram_duration + WRK_duration_us))
+    ram_non2xx=$((ram_non2xx + WRK_non2xx))
+    ram_p50s+=("$WRK_p50_us") ram_p99s+=("$WRK_p99_us")
+    ratio_ram+=("$(ratio "$k_rps" "$m_rps")")
+  fi
   n_rps=-
   if [ -n "$nginx_url" ]; then
     KEEL_BENCH_RUN_TAG=r$round run_wrk "$nginx_url" "$per_round" "$conns" "$BENCH_TMP/wrk-nginx-$round.out"
@@ -211,8 +254,8 @@ for round in $(seq "$rounds"); do
       redis_n=''
     fi
   fi
-  printf '  %-5s %10s %10s %10s %8s %8s   %s\n' "$round" "$k_rps" "$n_rps" "$r_rps" \
-    "${ratio_nginx[-1]:--}" "${ratio_redis[-1]:--}" "$k_lat"
+  printf '  %-5s %10s %10s %10s %10s %8s %8s %8s   %s\n' "$round" "$k_rps" "$m_rps" "$n_rps" "$r_rps" \
+    "${ratio_ram[-1]:--}" "${ratio_nginx[-1]:--}" "${ratio_redis[-1]:--}" "$k_lat"
 done
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid" 2>/dev/null || true
@@ -239,6 +282,7 @@ else
   keel_exit="still running after 60 s"
 fi
 keel_log_errors=$(grep -ciE 'error|fatal|abort' "$BENCH_TMP/keeld.log" || true)
+[ -z "$ram_pid" ] || stop_pid "$ram_pid" 60
 [ -z "$nginx_pid" ] || stop_pid "$nginx_pid" 15
 if [ -n "$redis_pid" ]; then
   [ "$redis_pushes" = 0 ] || redis_note="$redis_pushes LPUSHes, list length $(redis-cli -h 127.0.0.1 -p "$redis_port" llen orders)"
@@ -260,6 +304,13 @@ if [ "$redis_pushes" -gt 0 ]; then
   redis_rps=$(awk -v n="$redis_pushes" -v s="$redis_seconds" 'BEGIN { printf "%.0f", n / s }')
   redis_p50=$(median "${redis_p50s[@]}") redis_p99=$(worst "${redis_p99s[@]}")
 fi
+ram_rps='' ram_p50='' ram_p99=''
+if [ "$ram_duration" -gt 0 ]; then
+  ram_rps=$(per_sec "$ram_ok" "$ram_duration")
+  ram_p50=$(median "${ram_p50s[@]}") ram_p99=$(worst "${ram_p99s[@]}")
+  [ "$ram_non2xx" = 0 ] || ram_note="$ram_non2xx non-2xx"
+fi
+keel_vs_ram=$( ((${#ratio_ram[@]})) && median "${ratio_ram[@]}" || echo n/a)
 keel_vs_nginx=$( ((${#ratio_nginx[@]})) && median "${ratio_nginx[@]}" || echo n/a)
 keel_vs_redis=$( ((${#ratio_redis[@]})) && median "${ratio_redis[@]}" || echo n/a)
 
@@ -269,6 +320,8 @@ echo
 printf '  %-7s %12s %9s %9s  %s\n' target "req/s" "p50 ms" "p99 ms" "notes (all rounds: rate over all, median p50, worst p99)"
 printf '  %-7s %12s %9s %9s  %s\n' keel "$keel_rps" "$(fmt_ms "$keel_p50")" "$(fmt_ms "$keel_p99")" \
   "durable orders/s; $keel_ok 2xx, $keel_non2xx non-2xx, $keel_sock_errors socket errors, queue sent +$keel_sent, max $(fmt_ms "$keel_max") ms"
+printf '  %-7s %12s %9s %9s  %s\n' ram "${ram_rps:--}" "$(ms_or_dash "$ram_p50")" \
+  "$(ms_or_dash "$ram_p99")" "the same keeld, data in /dev/shm: no disk syncs, not durable${ram_note:+; $ram_note}"
 printf '  %-7s %12s %9s %9s  %s\n' nginx "${nginx_rps:--}" "$(ms_or_dash "$nginx_p50")" \
   "$(ms_or_dash "$nginx_p99")" "1 worker, return 202${nginx_note:+; $nginx_note}"
 printf '  %-7s %12s %9s %9s  %s\n' redis "${redis_rps:--}" "$(ms_or_dash "$redis_p50")" \
@@ -278,6 +331,7 @@ if [ "$KEEL_BENCH_COUNT_202" = 1 ]; then
   echo "  keel statuses counted by wrk: $keel_202 x 202, $keel_other other"
 fi
 echo "  keel/nginx = $keel_vs_nginx (goal >= 0.5)   keel/redis = $keel_vs_redis (goal >= 1)   (medians of the per-round ratios)"
+echo "  keel/ram = $keel_vs_ram: the share of the RAM-backed rate left once the disk syncs (1 = the disk costs nothing)"
 floor_met=no
 if awk -v r="$keel_rps" -v p="$keel_p99" -v fr="$floor_rps" -v fp="$floor_p99_ms" \
   'BEGIN { exit !(r >= fr && p <= fp * 1000) }' && [ "$keel_non2xx" = 0 ]; then
@@ -301,6 +355,9 @@ bench_result http.keel_p99_us "$keel_p99"
 bench_result http.keel_non2xx "$keel_non2xx"
 bench_result http.keel_socket_errors "$keel_sock_errors"
 bench_result http.keel_exit "$keel_exit"
+bench_result http.ram_rps "$ram_rps"
+bench_result http.ram_p99_us "$ram_p99"
+bench_result http.keel_vs_ram "$keel_vs_ram"
 bench_result http.nginx_rps "$nginx_rps"
 bench_result http.nginx_p50_us "$nginx_p50"
 bench_result http.nginx_p99_us "$nginx_p99"

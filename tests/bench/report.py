@@ -75,6 +75,9 @@ add("|---|---:|---:|---:|---:|---|")
 add(f"| keel durable ingest (202 = in the queue, fdatasync'd) | {fmt(keel)} | {fmt(ms('http.keel_p50_us'), 2)} | "
     f"{fmt(ms('http.keel_p99_us'), 2)} | 1.00 | {r.get('http.keel_non2xx', '?')} non-2xx, "
     f"{r.get('http.keel_socket_errors', '?')} socket errors; exit {r.get('http.keel_exit', '?')} on SIGTERM |")
+vs_ram = num("http.keel_vs_ram")
+add(f"| the same keeld, data in RAM (/dev/shm: no disk syncs, not durable; the CPU ceiling) | {fmt(num('http.ram_rps'))} | - | "
+    f"{fmt(ms('http.ram_p99_us'), 2)} | {fmt(vs_ram, 2)} | keel/ram: the share left once the disk syncs |")
 add(f"| nginx answering 202 (HTTP ceiling) | {fmt(nginx)} | {fmt(ms('http.nginx_p50_us'), 2)} | "
     f"{fmt(ms('http.nginx_p99_us'), 2)} | {fmt(vs_nginx, 2)} | 1 worker {note('http.nginx_note')} |")
 add(f"| redis-server appendfsync always, LPUSH (durable-queue peer) | {fmt(redis)} | "
