@@ -2,7 +2,8 @@
  * pipeline.c — see pipeline.h.
  *
  * Each poller is a chain of asynchronous calls: receive → run the steps on
- * a worker → settle → receive again. A batch's "run" is reference counted:
+ * a worker → settle, and receive again at the same time (the two share a
+ * queue commit). A batch's "run" is reference counted:
  * the runner holds one reference until the settle completes, and each step
  * call holds one until the step returns (or completes, for KEEL_ASYNC), so
  * a step that outlives its timeout never reads freed messages.
@@ -238,9 +239,12 @@ static void settled(void *arg, int status, const int *statuses, size_t count)
                          run->messages[i].view.id);
     }
     run_unref(run);
-    poll_next(p);
 }
 
+/* Settles the batch and, at the same time, asks for the next one: both
+ * requests then usually share one queue commit, where receiving only once
+ * the settle had committed cost every batch a commit of its own. The run
+ * stays live until its settle completes, so a stop still waits for it. */
 static void finish_run(run_t *run)
 {
     pipeline_t *p = run->pipeline;
@@ -257,6 +261,7 @@ static void finish_run(run_t *run)
     int rc = p->queue->settle(p->queue_ctx, p->config->source, items, run->count, settled, run);
     if (rc != 0)
         settled(run, rc, NULL, 0);
+    poll_next(p);
 }
 
 static void set_reason(run_message_t *m, keel_result_t result, const char *reason, const char *step)
