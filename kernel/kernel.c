@@ -3,11 +3,14 @@
 #include "kernel_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 kernel_t *kernel_new(void)
 {
@@ -15,6 +18,7 @@ kernel_t *kernel_new(void)
     if (k == NULL)
         return NULL;
     logger_init(&k->log);
+    k->data_dir_lock_fd = -1;
     atomic_init(&k->clock_override_ms, 0);
     k->metrics = metrics_new();
     k->bus = bus_new();
@@ -115,6 +119,52 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * One keeld per data dir. A second one would open the same LMDB files
+ * (LMDB allows it) but keep its own view of what they hold in memory (the
+ * queue's sequence and dedup index, sequence blocks, claims), and two
+ * daemons would then hand out the same numbers. The lock lasts as long as
+ * the process: the kernel releases it on any exit, kill -9 included.
+ */
+static int lock_data_dir(kernel_t *k)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/keeld.lock", k->data_dir);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel", "data dir path too long: %s", k->data_dir);
+        return KEEL_EINVAL;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        logger_write(&k->log, KEEL_LOG_ERROR, "keel", "cannot open %s: %s", path, strerror(errno));
+        return KEEL_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char holder[32] = "";
+        ssize_t got = pread(fd, holder, sizeof holder - 1, 0);
+        holder[got > 0 ? got : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        if (err == EWOULDBLOCK)
+            logger_write(&k->log, KEEL_LOG_ERROR, "keel",
+                         "data dir %s is in use by another keeld (pid %s); run one keeld per "
+                         "data dir (set kernel.data_dir or KEEL_DATA_DIR)",
+                         k->data_dir, holder[0] ? holder : "unknown");
+        else
+            logger_write(&k->log, KEEL_LOG_ERROR, "keel", "cannot lock %s: %s", path,
+                         strerror(err));
+        close(fd);
+        return KEEL_ESTATE;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        logger_write(&k->log, KEEL_LOG_WARN, "keel", "cannot write the pid into %s: %s", path,
+                     strerror(errno));
+    k->data_dir_lock_fd = fd;
+    return 0;
+}
+
 static void log_plugin_failure(kernel_t *k, keel_plugin_t *inst, const char *what, int rc)
 {
     logger_write(&k->log, KEEL_LOG_ERROR, "keel",
@@ -193,9 +243,20 @@ static void free_timer_owners(kernel_t *k)
  * work is still running at the deadline nothing is destroyed (plugins'
  * code may still run) and the kernel is marked abandoned.
  */
+/* A stop begins: every started instance refuses new outside work. */
+static void drain_instances(kernel_t *k)
+{
+    for (size_t i = k->instance_count; i-- > 0;) {
+        keel_plugin_t *inst = &k->instances[k->start_order[i]];
+        if (inst->started && inst->module->desc.drain)
+            inst->module->desc.drain(inst->ctx);
+    }
+}
+
 static bool shut_down(kernel_t *k)
 {
     k->phase = PHASE_STOPPING;
+    drain_instances(k);
     /* Pipelines first: their batches finish and settle while every
      * instance they use still runs. */
     bool clean = pipelines_stop(k->pipelines, k->shutdown_timeout_ms);
@@ -234,6 +295,9 @@ static int start_runtime(kernel_t *k)
                      strerror(errno));
         return KEEL_EIO;
     }
+    rc = lock_data_dir(k);
+    if (rc != 0)
+        return rc;
     k->workers = workers_start(k->worker_threads, "keel");
     k->timers = timers_start();
     if (k->workers == NULL || k->timers == NULL) {
@@ -337,6 +401,8 @@ bool kernel_free(kernel_t *k)
     free(k->builtins);
     metrics_free(k->metrics);
     logger_close(&k->log);
+    if (k->data_dir_lock_fd >= 0)
+        close(k->data_dir_lock_fd);
     free(k->exe_dir);
     free(k);
     return true;

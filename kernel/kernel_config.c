@@ -119,7 +119,12 @@ static void read_kernel_section(kernel_t *k, const cfg_node_t *section, cfg_erro
     cfg_read_int(section, kernel_keys, "worker_threads", &threads);
     cfg_read_int(section, kernel_keys, "shutdown_timeout", &timeout_ms);
 
-    const cfg_node_t *where = section ? cfg_map_get(section, "log_level") : NULL;
+    const cfg_node_t *where = section ? cfg_map_get(section, "data_dir") : NULL;
+    if (k->data_dir == NULL || k->data_dir[0] == '\0')
+        cfg_errors_add(errs, where,
+                       "kernel.data_dir: empty; name the directory for keel's data (a variable "
+                       "set to \"\" needs ${VAR:-./var} for a default)");
+    where = section ? cfg_map_get(section, "log_level") : NULL;
     if (log_level_parse(level, &k->log_level) != 0)
         cfg_errors_add(errs, where,
                        "kernel.log_level: '%s' is not a level; use error, warn, "

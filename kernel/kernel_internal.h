@@ -67,6 +67,8 @@ struct kernel {
     cfg_doc_t *doc;
     char *exe_dir;
 
+    int data_dir_lock_fd; /* holds flock(LOCK_EX) on data_dir/keeld.lock; -1 before */
+
     /* kernel: section */
     const char *data_dir;
     const char *plugin_dir;

@@ -17,6 +17,10 @@ static size_t descriptor_size_for_minor(uint16_t minor)
         return offsetof(keel_plugin_descriptor_t, health);
     case 1:
         return offsetof(keel_plugin_descriptor_t, step);
+    case 2: /* 1.3 and 1.4 appended host functions only */
+    case 3:
+    case 4:
+        return offsetof(keel_plugin_descriptor_t, drain);
     default:
         return sizeof(keel_plugin_descriptor_t);
     }

@@ -106,9 +106,10 @@ extern "C" {
  *       and `readiness`.
  *  1.3  appended host API `batch_set_attr`; error KEEL_EAGAIN.
  *  1.4  appended host API `instance_info` and `version` (operators' tools).
+ *  1.5  appended descriptor `drain` (refuse outside work once a stop begins).
  */
 #define KEEL_ABI_MAJOR 1
-#define KEEL_ABI_MINOR 4
+#define KEEL_ABI_MINOR 5
 
 /** Packs a service interface version: same major required, minor >= asked. */
 #define KEEL_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
@@ -350,6 +351,18 @@ typedef struct keel_plugin_descriptor {
      * not finish within the pipeline's timeout.
      */
     int (*step)(void *ctx, keel_batch_t *batch);
+
+    /* ---- appended in ABI 1.5 ---- */
+
+    /**
+     * Optional. Main thread, once, when a stop begins (SIGTERM): before the
+     * pipelines finish their batches and before any stop(). From now on
+     * refuse new work from outside (an ingress answers 503 "shutting
+     * down"), but keep serving what other instances ask and the requests
+     * already in flight: stop() follows once the pipelines are done. Must
+     * not block.
+     */
+    void (*drain)(void *ctx);
 } keel_plugin_descriptor_t;
 
 #if defined(_WIN32)

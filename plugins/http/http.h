@@ -156,6 +156,7 @@ struct http_server {
     unsigned loop_count;
     atomic_long connections;
     atomic_long outstanding; /* queue and store calls whose callback has not run */
+    atomic_bool draining;    /* keeld is stopping: new orders get 503 */
     /* The store warning's rate limit (orders.c): next due, and held back. */
     _Atomic uint64_t store_warn_next_ms, store_warn_held;
     http_metrics_t metrics;

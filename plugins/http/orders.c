@@ -596,6 +596,11 @@ static void invalid_order(http_exchange_t *ex, const keel_order_t *o)
 static void order_create(http_exchange_t *ex)
 {
     http_server_t *srv = ex->loop->srv;
+    if (atomic_load(&srv->draining)) {
+        http_add_header(ex, "Retry-After", "1");
+        http_error(ex, 503, "shutting_down", "keeld is stopping; send the order again later");
+        return;
+    }
     const char *body = http_json_body_checked(ex); /* order_parse needs no copy */
     if (body == NULL)
         return;

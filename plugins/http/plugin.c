@@ -108,6 +108,16 @@ static int http_start(void *ctx)
     return http_server_start(ctx);
 }
 
+/* A stop began: the pipelines are finishing their batches, and the
+ * listeners stay open until stop() so that status reads, probes (/readyz
+ * says 503) and the answers in flight still get through; new orders are
+ * refused (orders.c) so that they go to another instance or come back. */
+static void http_drain(void *ctx)
+{
+    http_server_t *srv = ctx;
+    atomic_store(&srv->draining, true);
+}
+
 static void http_stop(void *ctx)
 {
     http_server_stop(ctx);
@@ -124,4 +134,4 @@ KEEL_PLUGIN_DECLARE(.name = "http", .version = "0.1.0",
                     .description = "HTTP ingress: health, readiness, metrics, queue admin API "
                                    "and static files on libevent",
                     .config_keys = http_config_keys, .init = http_init, .start = http_start,
-                    .stop = http_stop, .destroy = http_destroy);
+                    .stop = http_stop, .destroy = http_destroy, .drain = http_drain);

@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/thread.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,8 +234,34 @@ static void loop_free(http_loop_t *loop)
     pthread_mutex_destroy(&loop->inbox_lock);
 }
 
+/* The event loops share the port through SO_REUSEPORT, which would as well
+ * let a second keeld (or anything of the same user) bind it silently: the
+ * kernel would then split the connections between two daemons. A plain
+ * bind first finds anyone already listening there. */
+static int check_port_free(http_server_t *srv)
+{
+    const http_config_t *cfg = &srv->cfg;
+    int fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* the listeners' own bind reports the cause */
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is fine */
+    int err = bind(fd, (const struct sockaddr *)&cfg->addr, cfg->addr_len) == 0 ? 0 : errno;
+    close(fd);
+    if (err != EADDRINUSE)
+        return 0;
+    srv->host->log(srv->self, KEEL_LOG_ERROR,
+                   "cannot listen on %s: the address is in use (another keeld, or another "
+                   "program, listens there); choose another listen address",
+                   cfg->listen);
+    return KEEL_EIO;
+}
+
 int http_server_start(http_server_t *srv)
 {
+    int rc = check_port_free(srv);
+    if (rc != 0)
+        return rc;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     srv->loop_count = srv->cfg.threads > 0 ? (unsigned)srv->cfg.threads
                       : cpus > 0           ? (unsigned)cpus
@@ -241,7 +269,6 @@ int http_server_start(http_server_t *srv)
     srv->loops = calloc(srv->loop_count, sizeof *srv->loops);
     if (srv->loops == NULL)
         return KEEL_ENOMEM;
-    int rc = 0;
     for (unsigned i = 0; i < srv->loop_count && rc == 0; i++) {
         srv->loops[i].index = i;
         rc = loop_init(srv, &srv->loops[i]);

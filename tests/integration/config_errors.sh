@@ -55,6 +55,13 @@ YAML
 expect_error unknown_kernel_key \
   "unknown_kernel_key.yaml:3:3: kernel: unknown key 'log_levl'; allowed keys: data_dir, plugin_dir, log_level"
 
+cat >"$F/empty_data_dir.yaml" <<'YAML'
+kernel:
+  data_dir: ${KEEL_TEST_EMPTY}
+YAML
+export KEEL_TEST_EMPTY=''
+expect_error empty_data_dir "empty_data_dir.yaml:2:13: kernel.data_dir: empty"
+
 cat >"$F/wrong_type.yaml" <<'YAML'
 kernel:
   worker_threads: many

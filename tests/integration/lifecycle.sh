@@ -122,6 +122,24 @@ if wait_for_file_match "$TEST_DIR/default.log" "keel started" 30 &&
     "http://127.0.0.1:$port/api/v1/orders")
   [ "$code" = 202 ] && pass "the default config accepts an order: 202 $(cat "$TEST_DIR/post")" ||
     fail "POST an order to the default config: $code $(cat "$TEST_DIR/post")"
+  # A second keeld on the same data dir, or on the same address, refuses to
+  # start and names why; the first one keeps serving.
+  first=$KEELD_PID
+  port2=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  run_to "$TEST_DIR/second-dir.log" env KEEL_LISTEN="127.0.0.1:$port2" timeout 30 "$KEELD" -c "$conf"
+  [ "$STATUS" = 1 ] && grep -q "data dir $KEEL_DATA_DIR is in use by another keeld (pid $first)" "$TEST_DIR/second-dir.log" &&
+    pass "a second keeld on the same data dir exits 1: $(grep -o 'data dir .*in use[^;]*' "$TEST_DIR/second-dir.log")" ||
+    fail "second keeld on the same data dir: exit $STATUS: $(tail -n 3 "$TEST_DIR/second-dir.log")"
+  run_to "$TEST_DIR/second-port.log" env KEEL_DATA_DIR="$TEST_DIR/second" timeout 30 "$KEELD" -c "$conf"
+  [ "$STATUS" = 1 ] && grep -q "cannot listen on 127.0.0.1:$port: the address is in use" "$TEST_DIR/second-port.log" &&
+    pass "a second keeld on the same address exits 1 (no silent SO_REUSEPORT sharing)" ||
+    fail "second keeld on the same address: exit $STATUS: $(tail -n 3 "$TEST_DIR/second-port.log")"
+  codes=""
+  for _ in 1 2 3 4 5 6; do
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/orders/ORD-1") "
+  done
+  [ "$codes" = "200 200 200 200 200 200 " ] && pass "the first keeld still answers for its order: $codes" ||
+    fail "GET ORD-1 after the refused starts: $codes"
   kill -TERM "$KEELD_PID"
   wait_exit "$KEELD_PID" 30
   [ "$STATUS" = 0 ] && pass "keeld -c conf/keel.yaml runs until SIGTERM, exit 0" ||
