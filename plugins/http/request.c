@@ -498,7 +498,9 @@ void http_handle(http_exchange_t *ex)
         return;
     }
 
-    route_match(ex->method, path, &ex->match);
+    /* Routed by the decoded path: %3A in an order id is its ':' (decoding
+     * refused encoded slashes, so the segments are those that were sent). */
+    route_match(ex->method, path_rc == URLPATH_OK ? decoded : path, &ex->match);
     if (!ex->match.method_allowed) {
         char allow[96];
         route_allow_header(ex->match.allowed, allow, sizeof allow);

@@ -18,6 +18,17 @@ static void not_found(http_exchange_t *ex)
     http_error(ex, 404, "not_found", "no such file");
 }
 
+/* Dotfiles and dot-directories (.env, .git/, an editor's .swp) are not
+ * published, whatever web_root holds; /.well-known/ is, as it is meant to
+ * be fetched. */
+static bool hidden(const char *decoded)
+{
+    for (const char *s = decoded; (s = strstr(s, "/.")) != NULL; s++)
+        if (!(s == decoded && strncmp(s, "/.well-known/", 13) == 0))
+            return true;
+    return false;
+}
+
 void http_static(http_exchange_t *ex)
 {
     const http_config_t *cfg = &ex->loop->srv->cfg;
@@ -31,11 +42,12 @@ void http_static(http_exchange_t *ex)
         http_error(ex, 400, "bad_request", "invalid path");
         return;
     }
-    if (rc != URLPATH_OK) {
+    if (rc != URLPATH_OK || hidden(decoded)) {
         not_found(ex);
         return;
     }
-    if (decoded[strlen(decoded) - 1] == '/')
+    bool slash = decoded[strlen(decoded) - 1] == '/';
+    if (slash)
         strcat(decoded, "index.html");
     char joined[PATH_MAX * 2];
     snprintf(joined, sizeof joined, "%s%s", cfg->web_root, decoded);
@@ -49,6 +61,19 @@ void http_static(http_exchange_t *ex)
     }
     int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
+    /* Not for "//host...": a Location of "//host/" would leave the site. */
+    if (fd >= 0 && !slash && ex->target_path[1] != '/' && fstat(fd, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        /* A directory named without its slash: where its index.html is
+         * (relative links in that page resolve against the slash). */
+        close(fd);
+        free(real);
+        char location[PATH_MAX + 2];
+        snprintf(location, sizeof location, "%s/", ex->target_path);
+        http_add_header(ex, "Location", location);
+        http_error(ex, 301, "moved_permanently", "see %s", location);
+        return;
+    }
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);

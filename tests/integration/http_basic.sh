@@ -60,8 +60,21 @@ check "HEAD /app.css" 200 -I "$BASE/app.css"
 [ "$(header Content-Length)" = 20 ] && pass "HEAD has Content-Length 20" || fail "HEAD length $(header Content-Length)"
 check "missing file" 404 "$BASE/nope.html"
 is_error_json not_found
-check "directory: no listing" 404 "$BASE/sub"
+check "directory without its slash" 301 "$BASE/sub"
+[ "$(header Location)" = /sub/ ] && pass "301 to /sub/ (where its index.html would be)" ||
+  fail "Location: '$(header Location)'"
 check "directory with slash: no listing" 404 "$BASE/sub/"
+mkdir -p "$WEB/.git" "$WEB/.well-known"
+printf 'SECRET=1\n' >"$WEB/.env"
+printf '[core]\n' >"$WEB/.git/config"
+printf 'x\n' >"$WEB/sub/.hidden"
+printf 'token\n' >"$WEB/.well-known/acme-token"
+for path in /.env /.git/config /sub/.hidden /%2eenv /.well-known/../.env; do
+  code=$(curl -s -o "$BODY" -w '%{http_code}' --path-as-is "$BASE$path" || true)
+  [ "$code" = 404 ] || [ "$code" = 400 ] && ! grep -q -e SECRET -e core -e '^x$' "$BODY" &&
+    pass "dotfile $path is not served ($code)" || fail "dotfile $path: $code $(head -c 80 "$BODY")"
+done
+check "/.well-known/ is served" 200 "$BASE/.well-known/acme-token"
 check "POST to a static path" 405 -X POST -d x "$BASE/app.css"
 [ "$(header Allow)" = "GET, HEAD" ] && pass "405 has Allow: GET, HEAD" || fail "Allow: $(header Allow)"
 is_error_json method_not_allowed

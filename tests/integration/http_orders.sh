@@ -97,6 +97,14 @@ assert "confirmation_number" not in d and "error" not in d' "$BODY" &&
 check "GET unknown order" 404 "$O/ORD-NOPE"
 is_error_json not_found
 
+# ':' is allowed in ids; a client that percent-encodes it (the web page's
+# encodeURIComponent does) names the same order.
+check "order_id with ':'" 202 "${J[@]}" --data-binary "${SEED/ORD-12345/ns:a.b-c_1}" "$O"
+check "GET with the ':' percent-encoded" 200 "$O/ns%3Aa.b-c_1"
+body_has '"order_id":"ns:a.b-c_1"' "%3A names the order ns:a.b-c_1"
+check "GET with the ':' as sent" 200 "$O/ns:a.b-c_1"
+check "an encoded slash is still refused" 400 "$O/ns%2Fa"
+
 for i in 1 2 3 4 5; do
   check "POST list order $i" 202 "${J[@]}" \
     --data-binary "{\"order_id\":\"LIST-$i\",\"customer_id\":\"CUST-LIST\",\"items\":[{\"product_id\":\"P-$i\",\"quantity\":$i,\"price\":1.50}]}" "$O"
@@ -132,8 +140,8 @@ check "admin queues" 200 "$BASE/api/v1/admin/queues"
 python3 -c '
 import json, sys
 q = json.load(open(sys.argv[1]))["queues"][0]
-assert q["name"] == "orders" and q["visible"] == 8, q' "$BODY" &&
-  pass "the queue holds exactly the 8 distinct orders accepted" || fail "queue stats: $(cat "$BODY")"
+assert q["name"] == "orders" and q["visible"] == 9, q' "$BODY" &&
+  pass "the queue holds exactly the 9 distinct orders accepted" || fail "queue stats: $(cat "$BODY")"
 http_down orders
 
 # A GET right after the 202 finds the order: its QUEUED record is written
