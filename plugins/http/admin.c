@@ -25,7 +25,7 @@ enum { ASYNC_WAIT_MS = 2000, MAX_QUEUES = 256, DLQ_DEFAULT_LIMIT = 100, DLQ_MAX_
 
 static void send_json(http_exchange_t *ex, int status, json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     if (text == NULL)
         http_error(ex, 500, "internal", "out of memory");
     else

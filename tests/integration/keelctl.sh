@@ -108,6 +108,12 @@ kc 4 "status against an unreachable daemon" --url "$DEAD_URL" status
 kc 4 "status --json against an unreachable daemon" --url "$DEAD_URL" --json status
 js "status --json says reachable: false" 'd["reachable"] is False'
 KEEL_URL=$DEAD_URL kc 4 "KEEL_URL is used (unreachable)" queues
+# --json makes every verb print JSON, its own errors included.
+for verb in queues "dlq list" "orders get X" "submit $TEST_DIR/nope.json"; do
+  # shellcheck disable=SC2086  # the verb's words
+  kc "$([ "${verb%% *}" = submit ] && echo 1 || echo 4)" "--json $verb (error)" --url "$DEAD_URL" --json $verb
+  js "--json $verb: an error object on stdout" 'd["error"] in ("unavailable", "bad_input") and d["message"]'
+done
 
 DATA=$TEST_DIR/data
 keel_up "$DATA" main || { finish; exit; }
@@ -142,6 +148,12 @@ kc_poll "$DEADLINE" 'd["status"] == "CONFIRMED" and d["confirmation_number"]' or
 kc_poll "$DEADLINE" 'd["status"] == "CONFIRMED"' orders get "KC-2-$$" && pass "orders get: KC-2 CONFIRMED" || fail "KC-2: $(head -c 300 "$OUT")"
 kc 0 "orders get (text)" orders get "KC-1-$$"
 grep -q "confirmation_number" "$OUT" && pass "orders get prints the fields" || fail "orders get text: $(cat "$OUT")"
+# Money prints as sent (a double printed with 17 digits shows 89.969999999999999).
+grep -q '"amount": 89.97,' "$OUT" && grep -q '"price": 19.99,' "$OUT" && ! grep -qE '[0-9]\.[0-9]{12,}' "$OUT" &&
+  pass "orders get prints money as sent (89.97, 19.99)" || fail "money in orders get: $(grep -E 'amount|price' "$OUT")"
+kc 0 "orders get --json" --json orders get "KC-1-$$"
+grep -q '"amount": 89.97' "$OUT" && ! grep -qE '[0-9]\.[0-9]{12,}' "$OUT" &&
+  pass "orders get --json prints money as sent" || fail "money in --json: $(grep -E 'amount|price' "$OUT")"
 kc 2 "orders get of an unknown order -> not found" orders get "NO-SUCH-$$"
 kc 0 "orders list --json" --json orders list --customer KC-CUST
 js "orders list: both orders of KC-CUST" "sorted(o['order_id'] for o in d['orders']) == ['KC-1-$$', 'KC-2-$$']"

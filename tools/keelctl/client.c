@@ -92,8 +92,9 @@ int client_call(const opts_t *o, const char *method, const char *path, const cha
     CURLcode rc = curl_easy_perform(curl);
     int result = EXIT_OK;
     if (rc != CURLE_OK) {
-        fprintf(stderr, "keelctl: %s %s: %s (is keeld running at %s? set --url or KEEL_URL)\n",
-                method, url, curl_easy_strerror(rc), o->url);
+        fail_local(o, "unavailable", EXIT_UNAVAILABLE,
+                   "%s %s: %s (is keeld running at %s? set --url or KEEL_URL)", method, url,
+                   curl_easy_strerror(rc), o->url);
         free(out->body);
         out->body = NULL;
         out->len = 0;

@@ -134,9 +134,22 @@ static int dlq_show(const opts_t *o)
     return EXIT_OK;
 }
 
-/* Polls the DLQ depth until it fell by `expected` from `start`, or stops
- * moving; returns how many left (start - depth). */
-static long watch_depth(const opts_t *o, const char *label, long start, long expected, int *rc)
+/* How far a redrive or a purge got from `start`: the queue's `counter`
+ * (counters.redriven for a redrive: a redriven message that fails straight
+ * back into the DLQ moved all the same) or, when counter is NULL, the fall
+ * of the DLQ depth. */
+static long progress_of(json_t *q, const char *counter, long start)
+{
+    if (counter != NULL)
+        return (long)json_integer_value(json_object_get(json_object_get(q, "counters"), counter)) -
+               start;
+    return start - (long)json_integer_value(json_object_get(q, "dlq_depth"));
+}
+
+/* Polls the queue until `expected` moved (progress_of), or nothing moves
+ * for a while; returns how many moved. */
+static long watch(const opts_t *o, const char *label, const char *counter, long start,
+                  long expected, int *rc)
 {
     long moved = 0, last = -1;
     double last_change = now_s();
@@ -145,9 +158,8 @@ static long watch_depth(const opts_t *o, const char *label, long start, long exp
         json_t *q = queue_stats(o, o->queue, rc);
         if (q == NULL)
             break;
-        long depth = (long)json_integer_value(json_object_get(q, "dlq_depth"));
+        moved = progress_of(q, counter, start);
         json_decref(q);
-        moved = start - depth;
         if (moved < 0)
             moved = 0;
         progress(o, label, (double)moved, (double)expected, "messages");
@@ -171,6 +183,7 @@ static int dlq_redrive(const opts_t *o)
     if (q == NULL)
         return rc;
     long start = (long)json_integer_value(json_object_get(q, "dlq_depth"));
+    long redriven = progress_of(q, "redriven", 0);
     json_decref(q);
     json_t *body = json_object();
     long expected = start;
@@ -197,7 +210,8 @@ static int dlq_redrive(const opts_t *o)
         if (expected == 0) {
             json_decref(ids);
             json_decref(body);
-            return EXIT_NOT_FOUND;
+            return fail_local(o, "not_found", EXIT_NOT_FOUND,
+                              "none of the ids is in the DLQ of '%s'", o->queue);
         }
         json_object_set_new(body, "ids", ids);
     }
@@ -218,7 +232,7 @@ static int dlq_redrive(const opts_t *o)
         progress(o, "redrive", (double)moved, (double)(expected ? expected : moved), "messages");
         progress_end(o);
     } else if (r.status == 202) {
-        moved = watch_depth(o, "redrive", start, expected, &rc);
+        moved = watch(o, "redrive", "redriven", redriven, expected, &rc);
     } else {
         rc = report_failure(o, path, &r);
         reply_free(&r);
@@ -275,7 +289,7 @@ static int dlq_purge(const opts_t *o)
     if (r.status == 200) {
         deleted = (long)json_integer_value(json_object_get(r.json, "deleted"));
     } else if (r.status == 202) {
-        deleted = watch_depth(o, "purge", start, start, &rc);
+        deleted = watch(o, "purge", NULL, start, start, &rc);
     } else {
         rc = report_failure(o, path, &r);
         reply_free(&r);

@@ -63,6 +63,11 @@ void table_row(table_t *t, const char *const *cells);
 void table_print(table_t *t);
 void table_free(table_t *t);
 void print_json(json_t *j);
+/* An error found by keelctl itself (no answer to show): "keelctl: MESSAGE"
+ * on stderr and, with --json, {"error": CODE, "message": MESSAGE} on
+ * stdout, as the server's errors look. Returns exit_code. */
+int fail_local(const opts_t *o, const char *code, int exit_code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Progress bar on stderr (only when enabled and stderr is a terminal). */
 void progress(const opts_t *o, const char *label, double done, double total, const char *unit);
 void progress_end(const opts_t *o);

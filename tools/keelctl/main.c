@@ -87,10 +87,8 @@ json_t *queue_stats(const opts_t *o, const char *queue, int *rc)
             found = json_incref(q);
     }
     reply_free(&r);
-    if (found == NULL) {
-        fprintf(stderr, "keelctl: no queue named '%s'\n", queue);
-        *rc = EXIT_NOT_FOUND;
-    }
+    if (found == NULL)
+        *rc = fail_local(o, "not_found", EXIT_NOT_FOUND, "no queue named '%s'", queue);
     return found;
 }
 
@@ -142,7 +140,10 @@ int cmd_queues(const opts_t *o)
 int cmd_status(const opts_t *o)
 {
     reply_t ready, queues;
-    int rc = client_call(o, "GET", "/readyz", NULL, &ready);
+    /* Unreachable is an answer here ({"reachable": false}), not an error. */
+    opts_t no_json = *o;
+    no_json.json = false;
+    int rc = client_call(&no_json, "GET", "/readyz", NULL, &ready);
     if (rc != EXIT_OK) {
         if (o->json)
             printf("{\"url\": \"%s\", \"reachable\": false}\n", o->url);

@@ -1,6 +1,7 @@
 /* orders.c — keelctl orders get|list and submit. */
 #include "keelctl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static void order_lines(json_t *d)
     }
     json_t *order = json_object_get(d, "order");
     if (order != NULL) {
-        char *text = json_dumps(order, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *text =
+            json_dumps(order, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         printf("order\n%s\n", text ? text : "");
         free(text);
     }
@@ -171,22 +173,18 @@ int cmd_submit(const opts_t *o)
     }
     const char *name = o->args[0];
     FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-    if (f == NULL) {
-        perror(name);
-        return EXIT_USAGE;
-    }
+    if (f == NULL)
+        return fail_local(o, "bad_input", EXIT_USAGE, "%s: %s", name, strerror(errno));
     size_t len = 0;
     char *body = read_all(f, &len);
     if (f != stdin)
         fclose(f);
-    if (body == NULL) {
-        fprintf(stderr, "keelctl: cannot read %s\n", name);
-        return EXIT_USAGE;
-    }
+    if (body == NULL)
+        return fail_local(o, "bad_input", EXIT_USAGE, "cannot read %s", name);
     if (strlen(body) != len) {
-        fprintf(stderr, "keelctl: %s holds a NUL byte; an order is JSON text\n", name);
         free(body);
-        return EXIT_USAGE;
+        return fail_local(o, "bad_input", EXIT_USAGE, "%s holds a NUL byte; an order is JSON text",
+                          name);
     }
     reply_t r;
     int rc = client_call(o, "POST", "/api/v1/orders", body, &r);
@@ -197,7 +195,7 @@ int cmd_submit(const opts_t *o)
         rc = report_failure(o, "POST /api/v1/orders", &r);
         json_t *details = json_object_get(r.json, "details");
         if (!o->json && details != NULL) {
-            char *text = json_dumps(details, JSON_INDENT(2));
+            char *text = json_dumps(details, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fprintf(stderr, "%s\n", text ? text : "");
             free(text);
         }

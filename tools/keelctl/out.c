@@ -1,6 +1,7 @@
 /* out.c — what keelctl prints: aligned tables, JSON, a progress bar. */
 #include "keelctl.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,27 @@ void table_free(table_t *t)
 
 void print_json(json_t *j)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (text != NULL)
         printf("%s\n", text);
     free(text);
+}
+
+int fail_local(const opts_t *o, const char *code, int exit_code, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "keelctl: %s\n", message);
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
+        if (j != NULL)
+            print_json(j);
+        json_decref(j);
+    }
+    return exit_code;
 }
 
 void progress(const opts_t *o, const char *label, double done, double total, const char *unit)
