@@ -197,12 +197,18 @@ kc 0 "dlq redrive ID --json" --json dlq redrive "$MSG1"
 js "redrive by id moved 1" 'd["moved"] == 1 and d["finished"] is True'
 kc_poll "$DEADLINE" 'd["status"] == "CONFIRMED"' orders get "KC-P1-$$" && pass "the redriven order is CONFIRMED" ||
   fail "redriven KC-P1: $(head -c 300 "$OUT")"
+# The gate fails them again: they fall straight back into the DLQ, which
+# does not make the redrive's count 0.
+touch "$POISON_FILE"
 # shellcheck disable=SC2086
 kc 0 "dlq redrive ID ID --rate 1" dlq redrive $MSGS23 --rate 1
 grep -q "redrove 2" "$OUT" && pass "rate-limited redrive of 2 ids: redrove 2" || fail "redrive --rate: $(cat "$OUT" "$ERR")"
+kc_poll "$DEADLINE" '[q for q in d["queues"] if q["name"] == "orders"][0]["dlq_depth"] == 3' queues &&
+  pass "the 2 redriven poison orders are back in the DLQ" || fail "dlq after the failing redrive: $(head -c 300 "$OUT")"
+rm -f "$POISON_FILE"
 kc 2 "dlq redrive of ids not in the DLQ -> not found" dlq redrive 01NOSUCHMESSAGE0000000000
 kc 0 "dlq purge --yes --json" --json dlq purge --yes
-js "purge deleted the last poison message" 'd["purged"] is True and d["deleted"] == 1'
+js "purge deleted the 3 poison messages left" 'd["purged"] is True and d["deleted"] == 3'
 kc 0 "queues after purge" --json queues
 js "dlq_depth 0 after purge" '[q for q in d["queues"] if q["name"] == "orders"][0]["dlq_depth"] == 0'
 
