@@ -235,8 +235,11 @@ typedef struct keel_queue_api {
      * `rate_per_s` per second (0: no limit). A redriven message keeps its
      * id, joins the back of the queue and its retention starts again.
      * Runs in the background; done(arg, status, moved) when finished. Ids
-     * not in the DLQ are skipped.
-     * Returns 0, KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
+     * not in the DLQ are skipped. One redrive per queue at a time (another
+     * would bypass the first one's rate): the next may start from the
+     * first one's callback on.
+     * Returns 0, KEEL_EEXIST (a redrive of `queue` is running),
+     * KEEL_EINVAL, KEEL_ESHUTDOWN, KEEL_ENOMEM.
      */
     int (*dlq_redrive)(void *ctx, const char *queue, const char *const *ids, size_t id_count,
                        uint32_t rate_per_s, keel_queue_done_fn done, void *arg);

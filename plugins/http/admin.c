@@ -40,6 +40,9 @@ static void queue_error(http_exchange_t *ex, int rc)
     if (rc == KEEL_ESHUTDOWN || rc == KEEL_EUNAVAIL || rc == KEEL_EFULL) {
         http_add_header(ex, "Retry-After", "1");
         http_error(ex, 503, "unavailable", "queue: %s", host->strerror(rc));
+    } else if (rc == KEEL_EEXIST) { /* only a redrive says so */
+        http_error(ex, 409, "conflict",
+                   "a redrive of this queue is still running; try again once it finished");
     } else {
         http_error(ex, 500, "internal", "queue: %s", host->strerror(rc));
     }

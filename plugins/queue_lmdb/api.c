@@ -270,6 +270,9 @@ static int submit_task(ql_t *ql, ql_task_t *task)
     return rc;
 }
 
+static int redrive_submit(ql_t *ql, ql_queue_t *q, const char *const *ids, size_t id_count,
+                          uint32_t rate_per_s, keel_queue_done_fn done, void *arg);
+
 static int api_dlq_redrive(void *ctx, const char *queue, const char *const *ids, size_t id_count,
                            uint32_t rate_per_s, keel_queue_done_fn done, void *arg)
 {
@@ -280,6 +283,26 @@ static int api_dlq_redrive(void *ctx, const char *queue, const char *const *ids,
     for (size_t i = 0; ids && i < id_count; i++)
         if (ids[i] == NULL)
             return KEEL_EINVAL;
+    /* One redrive per queue at a time: a second one would bypass the
+     * first one's rate limit. Cleared when its callback runs. */
+    pthread_mutex_lock(&ql->lock);
+    bool running = q->redriving;
+    q->redriving = true;
+    pthread_mutex_unlock(&ql->lock);
+    if (running)
+        return KEEL_EEXIST;
+    int rc = redrive_submit(ql, q, ids, id_count, rate_per_s, done, arg);
+    if (rc != 0) {
+        pthread_mutex_lock(&ql->lock);
+        q->redriving = false;
+        pthread_mutex_unlock(&ql->lock);
+    }
+    return rc;
+}
+
+static int redrive_submit(ql_t *ql, ql_queue_t *q, const char *const *ids, size_t id_count,
+                          uint32_t rate_per_s, keel_queue_done_fn done, void *arg)
+{
     ql_task_t *task = calloc(1, sizeof *task);
     if (task == NULL)
         return KEEL_ENOMEM;

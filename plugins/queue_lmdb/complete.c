@@ -30,7 +30,7 @@ static void task_free(ql_task_t *task)
 }
 
 /* Runs a request's callback and frees it. */
-static void run_callback(ql_request_t *req)
+static void run_callback(ql_t *ql, ql_request_t *req)
 {
     int status = req->dropped ? req->status : 0;
     switch (req->kind) {
@@ -58,6 +58,11 @@ static void run_callback(ql_request_t *req)
         break;
     case QL_REQ_TASK: {
         ql_task_t *task = req->u.task;
+        if (task->kind == QL_TASK_REDRIVE) { /* the next redrive may start */
+            pthread_mutex_lock(&ql->lock);
+            task->queue->redriving = false;
+            pthread_mutex_unlock(&ql->lock);
+        }
         task->done(task->arg, status, task->affected);
         task_free(task);
         return;
@@ -89,7 +94,7 @@ void completer_flush(ql_t *ql)
         while (list) {
             ql_request_t *req = list;
             list = req->next;
-            run_callback(req);
+            run_callback(ql, req);
         }
         return;
     }
@@ -136,7 +141,7 @@ static void *completer_main(void *arg)
         while (list) {
             ql_request_t *req = list;
             list = req->next;
-            run_callback(req);
+            run_callback(ql, req);
         }
         callbacks_done(ql, groups);
         pthread_mutex_lock(&ql->done_lock);

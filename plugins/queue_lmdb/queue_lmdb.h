@@ -146,6 +146,8 @@ typedef struct ql_queue {
     bool backoff_enabled;
     uint64_t backoff_base_ms, backoff_max_ms;
 
+    bool redriving; /* under ql->lock: a redrive task runs (one at a time) */
+
     /* storage: set at open, replaced by a reopen (writer or init) */
     uint32_t number;
     MDB_dbi dbi[QL_DB_COUNT];

@@ -237,6 +237,9 @@ static void test_redrive_rate_limit(void **state)
         qt_dead_letter(&t, Q, "poison", "bad");
     qt_call_t c = {0};
     assert_int_equal(t.api->dlq_redrive(t.ctx, Q, NULL, 0, 10, qt_on_done, &c), 0);
+    /* One redrive at a time: a second one would bypass the rate. */
+    qt_call_t second = {0};
+    assert_int_equal(t.api->dlq_redrive(t.ctx, Q, NULL, 0, 0, qt_on_done, &second), KEEL_EEXIST);
     /* The clock stands still: 10 move in the first second, then none. */
     QT_WAIT_STAT(&t, Q, visible, 10);
     for (int i = 0; i < 5; i++)
@@ -251,6 +254,13 @@ static void test_redrive_rate_limit(void **state)
     assert_int_equal(c.status, 0);
     assert_int_equal(c.affected, 25);
     assert_int_equal(qt_stats(&t, Q).visible, 25);
+    assert_false(atomic_load(&second.done)); /* refused: its callback never runs */
+    /* Finished: the next one may start (and finds nothing to move). */
+    qt_call_t third = {0};
+    assert_int_equal(t.api->dlq_redrive(t.ctx, Q, NULL, 0, 0, qt_on_done, &third), 0);
+    assert_true(qt_wait(&third, QT_WAIT_MS));
+    assert_int_equal(third.status, 0);
+    assert_int_equal(third.affected, 0);
     qt_close(&t);
 }
 
