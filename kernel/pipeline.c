@@ -594,6 +594,24 @@ int pipelines_start(kernel_t *k, const pipeline_config_t *configs, size_t count,
         }
         p->queue = svc.vtable;
         p->queue_ctx = svc.ctx;
+        /* A queue name that does not exist would make every receive fail
+         * while the daemon looks ready and orders pile up unprocessed. */
+        keel_queue_stats_t st;
+        if (p->queue->stats(p->queue_ctx, p->config->source, &st) == KEEL_EINVAL) {
+            const char *names[16];
+            size_t n = p->queue->list_queues(p->queue_ctx, names, 16);
+            char known[512] = "";
+            for (size_t q = 0, used = 0; q < n && q < 16 && used < sizeof known; q++) {
+                int w =
+                    snprintf(known + used, sizeof known - used, "%s%s", q ? ", " : "", names[q]);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            log_pipeline(p, KEEL_LOG_ERROR,
+                         "queue instance '%s' has no queue named '%s' (it has: %s); set the "
+                         "pipeline's `source` to one of them",
+                         p->config->queue_instance, p->config->source, known[0] ? known : "none");
+            return KEEL_ENOTFOUND;
+        }
         if ((rc = register_metrics(p)) != 0)
             return rc;
     }

@@ -6,6 +6,7 @@
 #include "ratelimit.h"
 
 #include <event2/thread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ static void server_free(http_server_t *srv)
     auth_sha256_free(srv->sha256);
     free(srv);
 }
+
+static int check_orders_queue(http_server_t *srv);
 
 static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
 {
@@ -84,6 +87,8 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         srv->store = rc == 0 ? svc.vtable : NULL;
         srv->store_ctx = rc == 0 ? svc.ctx : NULL;
     }
+    if (rc == 0 && srv->queue != NULL && srv->validate != NULL && srv->store != NULL)
+        rc = check_orders_queue(srv);
     if (rc == 0 && srv->store != NULL && (srv->accepted = accepted_new()) == NULL)
         rc = KEEL_ENOMEM;
     if (rc == 0 && (srv->backup = http_backup_new()) == NULL)
@@ -101,6 +106,28 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
     }
     *ctx = srv;
     return 0;
+}
+
+/* The order routes send to `orders_queue`: a name the queue instance does
+ * not have would answer every order 500 while the daemon looks ready. */
+static int check_orders_queue(http_server_t *srv)
+{
+    const char *names[64];
+    size_t n = srv->queue->list_queues(srv->queue_ctx, names, 64);
+    char known[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (strcmp(names[i], srv->cfg.orders_queue) == 0)
+            return 0;
+        int w = used < sizeof known
+                    ? snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", names[i])
+                    : 0;
+        used += w > 0 ? (size_t)w : 0;
+    }
+    srv->host->log(srv->self, KEEL_LOG_ERROR,
+                   "orders_queue: queue instance '%s' has no queue named '%s' (it has: %s)",
+                   srv->cfg.queue_instance, srv->cfg.orders_queue, known[0] ? known : "none");
+    return KEEL_ENOTFOUND;
 }
 
 static int http_start(void *ctx)

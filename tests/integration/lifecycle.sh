@@ -148,4 +148,23 @@ else
   fail "default config did not start or serve: $(tail -n 5 "$TEST_DIR/default.log")"
 fi
 
+# A queue name the queue instance does not have: keeld would look ready
+# while orders are never processed (pipeline) or all answered 500 (http).
+# It refuses to start instead, naming the queues there are.
+sed 's/^    steps: \[confirm, store\]$/    source: ghostq\n    steps: [confirm, store]/' "$conf" >"$TEST_DIR/ghost-source.yaml"
+python3 - "$conf" "$TEST_DIR/ghost-http.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+at = text.index("    module: http\n")
+at = text.index("      queue: queue\n", at) + len("      queue: queue\n")
+open(sys.argv[2], "w").write(text[:at] + "      orders_queue: ghostq\n" + text[at:])
+PY
+for name in ghost-source ghost-http; do
+  grep -q ghostq "$TEST_DIR/$name.yaml" || { fail "$name: conf/keel.yaml changed shape"; continue; }
+  run_to "$TEST_DIR/$name.log" env KEEL_DATA_DIR="$TEST_DIR/$name" timeout 30 "$KEELD" -c "$TEST_DIR/$name.yaml"
+  [ "$STATUS" = 1 ] && grep -q "has no queue named 'ghostq' (it has: orders)" "$TEST_DIR/$name.log" &&
+    pass "$name: keeld exits 1: $(grep -o "queue instance 'queue' has no queue named 'ghostq'.*" "$TEST_DIR/$name.log" | head -n 1)" ||
+    fail "$name: exit $STATUS: $(grep -i error "$TEST_DIR/$name.log" | head -n 3)"
+done
+
 finish
