@@ -40,6 +40,9 @@
  *  1.0  send() up to list_queues().
  *  1.1  appended locate(): where a message is now, by its id (waiting, in
  *       flight, dead-lettered with the reason, or gone).
+ *  1.2  appended list_messages() and list_page_free(): every message a
+ *       queue holds, without consuming it; dlq_redrive() may answer
+ *       KEEL_EEXIST.
  */
 #ifndef KEEL_QUEUE_H
 #define KEEL_QUEUE_H
@@ -51,7 +54,7 @@ extern "C" {
 #endif
 
 #define KEEL_QUEUE_INTERFACE "queue"
-#define KEEL_QUEUE_VERSION   KEEL_VERSION(1, 1)
+#define KEEL_QUEUE_VERSION   KEEL_VERSION(1, 2)
 
 /** Most messages in one send, receive or settle call (as SQS). */
 #define KEEL_QUEUE_MAX_BATCH 10
@@ -163,6 +166,23 @@ typedef struct keel_queue_location {
     char failed_step[128];        /* DEAD: the failing step, or "" */
     uint64_t dead_lettered_at_ms; /* DEAD only */
 } keel_queue_location_t;
+
+/** A message as list_messages() shows it. Borrowed from its page. */
+typedef struct keel_queue_listed {
+    char message_id[KEEL_ID_LEN + 1];
+    const keel_attr_t *attrs;
+    size_t attr_count;
+    const void *body;
+    size_t body_len;
+    uint64_t sent_at_ms;
+} keel_queue_listed_t;
+
+/** One page of list_messages(), in send order. Free with list_page_free(). */
+typedef struct keel_queue_list_page {
+    size_t count;
+    keel_queue_listed_t *messages;
+    const char *next_cursor; /* NULL on the last page */
+} keel_queue_list_page_t;
 
 typedef void (*keel_queue_send_fn)(void *arg, const keel_queue_sent_t *results, size_t count);
 /** `batch` is NULL when status != 0; the callee frees it with batch_free(). */
@@ -279,6 +299,22 @@ typedef struct keel_queue_api {
      * KEEL_EUNAVAIL (the store is being reopened: try again).
      */
     int (*locate)(void *ctx, const char *queue, const char *message_id, keel_queue_location_t *out);
+
+    /* ---- appended in 1.2 ---- */
+
+    /**
+     * Lists up to `limit` (1..1000) of the messages `queue` holds, in send
+     * order, after `cursor` (NULL: from the oldest), wherever they are:
+     * waiting, delayed, in flight or in the DLQ. Nothing is consumed: how a
+     * producer finds, after a crash, what it sent but did not get to
+     * record (the http ingress rebuilds lost order records so). A redriven
+     * message keeps its place. Synchronous (one short read txn), any
+     * thread. *out is freed with list_page_free(). 0, KEEL_EINVAL (bad
+     * queue, limit or cursor), KEEL_EIO, KEEL_ENOMEM, KEEL_EUNAVAIL.
+     */
+    int (*list_messages)(void *ctx, const char *queue, const char *cursor, size_t limit,
+                         keel_queue_list_page_t **out);
+    void (*list_page_free)(void *ctx, keel_queue_list_page_t *page);
 } keel_queue_api_t;
 
 #ifdef __cplusplus

@@ -132,7 +132,11 @@ static int check_orders_queue(http_server_t *srv)
 
 static int http_start(void *ctx)
 {
-    return http_server_start(ctx);
+    http_server_t *srv = ctx;
+    int rc = http_server_start(srv);
+    if (rc == 0 && (rc = http_recover_start(srv, &srv->recover)) != 0)
+        http_server_stop(srv);
+    return rc;
 }
 
 /* A stop began: the pipelines are finishing their batches, and the
@@ -147,6 +151,9 @@ static void http_drain(void *ctx)
 
 static void http_stop(void *ctx)
 {
+    http_server_t *srv = ctx;
+    http_recover_stop(srv->recover);
+    srv->recover = NULL;
     http_server_stop(ctx);
 }
 

@@ -249,6 +249,22 @@ static int api_locate(void *ctx, const char *queue, const char *message_id,
     return store_locate(ql, q, message_id, ql->host->now_ms(ql->self), out);
 }
 
+static int api_list_messages(void *ctx, const char *queue, const char *cursor, size_t limit,
+                             keel_queue_list_page_t **out)
+{
+    ql_t *ql = ctx;
+    ql_queue_t *q = ql_find_queue(ql, queue);
+    if (q == NULL)
+        return KEEL_EINVAL;
+    return store_list_messages(ql, q, cursor, limit, out);
+}
+
+static void api_list_page_free(void *ctx, keel_queue_list_page_t *page)
+{
+    (void)ctx;
+    store_list_page_free(page);
+}
+
 static int compare_ids(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -381,4 +397,6 @@ const keel_queue_api_t ql_queue_api = {
     .backup = api_backup,
     .list_queues = api_list_queues,
     .locate = api_locate,
+    .list_messages = api_list_messages,
+    .list_page_free = api_list_page_free,
 };

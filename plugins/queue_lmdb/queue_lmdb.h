@@ -429,6 +429,10 @@ int store_dlq_list(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
 int store_locate(ql_t *ql, ql_queue_t *q, const char *message_id, uint64_t now_ms,
                  keel_queue_location_t *out);
 void store_dlq_page_free(keel_queue_dlq_page_t *page);
+/* Every message of q, in seq order (dlq.c). */
+int store_list_messages(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
+                        keel_queue_list_page_t **out);
+void store_list_page_free(keel_queue_list_page_t *page);
 
 /* ---- ops.c: inside the writer's txn. Return 0 or an LMDB error; an
  * error means the txn must be aborted. ---- */
