@@ -31,6 +31,8 @@ static int register_queue_metrics(ql_t *ql, ql_queue_t *q)
         {false, "keel_queue_dlq_depth", "messages in the dead-letter queue", &m->dlq_depth},
         {false, "keel_queue_oldest_age_seconds", "age of the oldest message not in the DLQ",
          &m->oldest_age},
+        {false, "keel_queue_dlq_oldest_age_seconds",
+         "time the oldest DLQ message has been there (0: none)", &m->dlq_oldest_age},
         {false, "keel_queue_bytes", "body bytes held, DLQ included", &m->bytes},
         {true, "keel_queue_sent_total", "messages stored", &m->sent},
         {true, "keel_queue_received_total", "deliveries", &m->received},
@@ -158,6 +160,7 @@ static int ql_start(void *ctx)
         ql->host->log(ql->self, KEEL_LOG_ERROR, "cannot start the writer thread");
         return rc;
     }
+    writer_request_sweep(ql); /* the gauges from the start, not one interval later */
     rc = ql->host->timer_add(ql->self, ql->sweep_interval_ms, ql->sweep_interval_ms, sweep_tick, ql,
                              &ql->sweep_timer);
     if (rc < 0)

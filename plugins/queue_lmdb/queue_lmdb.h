@@ -72,7 +72,7 @@ typedef struct ql_counters {
 } ql_counters_t;
 
 typedef struct ql_metrics {
-    keel_metric_t *visible, *in_flight, *delayed, *dlq_depth, *oldest_age, *bytes;
+    keel_metric_t *visible, *in_flight, *delayed, *dlq_depth, *oldest_age, *dlq_oldest_age, *bytes;
     keel_metric_t *sent, *received, *deleted, *retried, *dead_lettered, *redriven, *expired, *full;
 } ql_metrics_t;
 
@@ -159,7 +159,7 @@ typedef struct ql_queue {
     ql_dedup_t dedup;
     struct ql_request *waiters_head, *waiters_tail; /* parked long polls */
     struct {
-        uint64_t visible, in_flight, delayed, dlq, oldest_age_ms;
+        uint64_t visible, in_flight, delayed, dlq, oldest_age_ms, dlq_oldest_age_ms;
         bool fresh, has_age; /* captured in the last txn, not yet published */
     } gauges;
     ql_metrics_t metrics;

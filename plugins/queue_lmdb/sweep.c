@@ -42,6 +42,14 @@ void sweep_capture_gauges(ql_wtxn_t *w, ql_queue_t *q, bool oldest)
         w->now_ms > s.sent_at_ms)
         q->gauges.oldest_age_ms = w->now_ms - s.sent_at_ms;
     mdb_cursor_close(cur);
+    /* As the admin API's dlq_oldest_age_seconds (store_stats). */
+    q->gauges.dlq_oldest_age_ms = 0;
+    if (mdb_cursor_open(w->txn, q->dbi[QL_DB_DLQ_AGE], &cur) != 0)
+        return;
+    if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size >= 8 &&
+        w->now_ms > be64_get(k.mv_data))
+        q->gauges.dlq_oldest_age_ms = w->now_ms - be64_get(k.mv_data);
+    mdb_cursor_close(cur);
 }
 
 void sweep_publish_gauges(ql_t *ql)
@@ -57,8 +65,11 @@ void sweep_publish_gauges(ql_t *ql)
         host->metric_set(q->metrics.delayed, (double)q->gauges.delayed);
         host->metric_set(q->metrics.dlq_depth, (double)q->gauges.dlq);
         host->metric_set(q->metrics.bytes, (double)q->committed.bytes);
-        if (q->gauges.has_age)
+        if (q->gauges.has_age) {
             host->metric_set(q->metrics.oldest_age, (double)q->gauges.oldest_age_ms / 1000.0);
+            host->metric_set(q->metrics.dlq_oldest_age,
+                             (double)q->gauges.dlq_oldest_age_ms / 1000.0);
+        }
     }
 }
 

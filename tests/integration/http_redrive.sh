@@ -11,6 +11,7 @@ queue_entry() {
   - name: queue
     module: $QUEUE_SO
     config:
+      sweep_interval: 60s
       queues: [{name: orders, visibility_timeout: 2s, max_receives: 1}]
 YAML
 }
@@ -45,6 +46,14 @@ PORT=$(free_port)
 sed -i "s|listen: 127.0.0.1:[0-9]*|listen: 127.0.0.1:$PORT|" "$TEST_DIR/admin.yaml"
 http_up admin || { finish; exit; }
 Q=$BASE/api/v1/admin/queues
+# The queue gauges are right from the start (the first sweep, every 60 s
+# here, no longer sets them), the DLQ's age among them.
+gauges_set() { curl -s "$BASE/metrics" | grep -q '^keel_queue_dlq_depth{instance="queue",queue="orders"} 5$'; }
+wait_until 10 gauges_set && pass "keel_queue_dlq_depth is 5 at once after the start" ||
+  fail "gauges after the start: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq')"
+curl -s "$BASE/metrics" | grep -Eq '^keel_queue_dlq_oldest_age_seconds\{instance="queue",queue="orders"\} [0-9.]*[1-9]' &&
+  pass "keel_queue_dlq_oldest_age_seconds is exported: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq_oldest_age_seconds')" ||
+  fail "no DLQ age gauge: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq')"
 # 5 at 1/s take 4 s: longer than the 2 s the route waits before its 202.
 check "a redrive at 1/s" 202 -H 'Content-Type: application/json' -d '{"rate_per_second": 1}' "$Q/orders/dlq/redrive"
 body_has '^\{"redriving":true\}$' "it runs in the background"
