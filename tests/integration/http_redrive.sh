@@ -51,7 +51,8 @@ Q=$BASE/api/v1/admin/queues
 gauges_set() { curl -s "$BASE/metrics" | grep -q '^keel_queue_dlq_depth{instance="queue",queue="orders"} 5$'; }
 wait_until 10 gauges_set && pass "keel_queue_dlq_depth is 5 at once after the start" ||
   fail "gauges after the start: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq')"
-curl -s "$BASE/metrics" | grep -Eq '^keel_queue_dlq_oldest_age_seconds\{instance="queue",queue="orders"\} [0-9.]*[1-9]' &&
+age_set() { curl -s "$BASE/metrics" | grep -Eq '^keel_queue_dlq_oldest_age_seconds\{instance="queue",queue="orders"\} [0-9.]*[1-9]'; }
+wait_until 10 age_set &&
   pass "keel_queue_dlq_oldest_age_seconds is exported: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq_oldest_age_seconds')" ||
   fail "no DLQ age gauge: $(curl -s "$BASE/metrics" | grep '^keel_queue_dlq')"
 # 5 at 1/s take 4 s: longer than the 2 s the route waits before its 202.

@@ -732,6 +732,13 @@ static void test_group_commit_groups(void **state)
     qt_t t;
     /* No sweep during the run: its request would be counted as a send. */
     qt_open(&t, "sweep_interval: 1h\nqueues:\n  - name: jobs\n", 0);
+    /* The sweep of the start (it sets the gauges) commits first. */
+    uint64_t commits = 0, requests = 0, deadline_ms = qt_mono_ms() + QT_WAIT_MS;
+    while (requests == 0 && qt_mono_ms() < deadline_ms) {
+        t.debug->commit_counts(t.debug_ctx, &commits, &requests);
+        qt_pause_ms(1);
+    }
+    assert_int_equal(requests, 1);
     qt_load_t load = {.t = &t, .queue = Q, .senders = 16, .per_sender = 300, .window = 1};
     qt_run_load(&load, 0);
     assert_int_equal(atomic_load(&load.failures), 0);
