@@ -9,6 +9,7 @@
 #include "lmdb_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 enum { MAX_READERS = 126 };
 
@@ -33,6 +35,10 @@ static const keel_config_key_t sl_config_keys[] = {
      "how long a lazy put (the HTTP ingress's QUEUED record, whose order is already durable in "
      "the queue) may wait so that one commit writes many (0-1s; 0: at once); any other write "
      "takes the waiting ones along",
+     0, NULL},
+    {"restore_gap", KEEL_CFG_INT, "10000000",
+     "how far every sequence jumps on the first start after `keelctl restore`: numbers handed "
+     "out after the backup must not be handed out again (1-1000000000000)",
      0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
@@ -69,6 +75,12 @@ static int config_load(sl_t *sl)
     if ((rc = read_delay(sl, "commit_delay", SL_MAX_COMMIT_DELAY_MS, &sl->commit_delay_ms)) < 0 ||
         (rc = read_delay(sl, "lazy_delay", SL_MAX_LAZY_DELAY_MS, &sl->lazy_delay_ms)) < 0)
         return rc;
+    int64_t gap = 0;
+    if (h->config_int(sl->self, "restore_gap", &gap) < 0 || gap < 1 || gap > 1000000000000LL) {
+        h->log(sl->self, KEEL_LOG_ERROR, "config 'restore_gap': must be 1 to 1000000000000");
+        return KEEL_EINVAL;
+    }
+    sl->restore_gap = (uint64_t)gap;
     const char *path = NULL;
     if (h->config_string(sl->self, "path", &path) == 0 && path != NULL && path[0] != '\0') {
         sl->path = strdup(path);
@@ -173,6 +185,66 @@ static void sl_destroy(void *ctx)
     free(sl);
 }
 
+/*
+ * `keelctl restore` leaves a file named "restored" in each environment it
+ * wrote. The sequences went back to the backup's values, so the numbers
+ * handed out since the backup (confirmation numbers among them) would be
+ * handed out again: every sequence jumps ahead by restore_gap, once, in
+ * one commit, before anyone may ask for a number.
+ */
+static int advance_restored_sequences(sl_t *sl)
+{
+    char marker[4096];
+    int n = snprintf(marker, sizeof marker, "%s/restored", sl->path);
+    struct stat st;
+    if (n < 0 || (size_t)n >= sizeof marker || stat(marker, &st) != 0)
+        return 0;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_txn_begin(sl->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, sl->sequences, &cur);
+    size_t moved = 0;
+    MDB_val k, v;
+    for (int op = MDB_FIRST; rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0;
+         op = MDB_NEXT) {
+        if (v.mv_size != 8)
+            continue;
+        uint64_t next = sl_be64_get(v.mv_data);
+        uint8_t bytes[8];
+        sl_be64_put(bytes,
+                    next > UINT64_MAX - sl->restore_gap ? UINT64_MAX : next + sl->restore_gap);
+        MDB_val nv = {sizeof bytes, bytes};
+        rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+        moved++;
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_txn_commit(txn);
+    else if (txn != NULL && rc != 0)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        sl->host->log(sl->self, KEEL_LOG_ERROR,
+                      "restored from a backup, but cannot advance the sequences: %s",
+                      mdb_strerror(rc));
+        return KEEL_EIO;
+    }
+    /* Gone for good before any number is handed out: a second start must
+     * not jump again (harmless, but numbers are not to be wasted). */
+    int dir = -1;
+    if (unlink(marker) != 0 || (dir = open(sl->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        fsync(dir) != 0)
+        sl->host->log(sl->self, KEEL_LOG_WARN, "cannot remove %s: %s", marker, strerror(errno));
+    if (dir >= 0)
+        close(dir);
+    sl->host->log(sl->self, KEEL_LOG_WARN,
+                  "restored from a backup: %zu sequence(s) advanced by %" PRIu64
+                  ", so that no number handed out after the backup is handed out again",
+                  moved, sl->restore_gap);
+    return 0;
+}
+
 static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
 {
     static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
@@ -182,7 +254,8 @@ static int sl_init(keel_plugin_t *self, const keel_host_api_t *host, void **ctx)
     sl->self = self;
     sl->host = host;
     int rc;
-    if ((rc = config_load(sl)) < 0 || (rc = env_open(sl)) < 0)
+    if ((rc = config_load(sl)) < 0 || (rc = env_open(sl)) < 0 ||
+        (rc = advance_restored_sequences(sl)) < 0)
         goto fail;
     if ((rc = host->metric_counter(self, "keel_store_commits_total", "write transactions committed",
                                    NULL, &sl->m_commits)) < 0 ||

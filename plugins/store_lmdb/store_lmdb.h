@@ -117,6 +117,7 @@ struct sl {
     bool full_logged;         /* writer only: one MAP_FULL line per batch */
     uint64_t commit_delay_ms; /* config: the writer lane's group delay */
     uint64_t lazy_delay_ms;   /* config: how long lazy puts may wait */
+    uint64_t restore_gap;     /* config: how far sequences jump after a restore */
     sl_lane_t writer, reader;
     keel_metric_t *m_commits, *m_failed, *m_batch_size;
     /* For the debug service: commits and the requests they carried. */

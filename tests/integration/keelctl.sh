@@ -283,6 +283,8 @@ http_down main
 NEW=$TEST_DIR/restored
 kc 0 "restore SRC --data-dir NEW --json (keeld stopped)" --json restore "$BACKUP" --data-dir "$NEW"
 js "restore --json: 2 files restored" 'd["restored"] is True and d["files_restored"] == 2'
+[ -e "$NEW/store/restored" ] && [ ! -e "$NEW/queue/restored" ] &&
+  pass "restore marks the store restored (its sequences jump at the next start)" || fail "no restored marker: $(ls "$NEW"/*)"
 kc 3 "restore again without --yes -> refused (would replace data)" restore "$BACKUP" --data-dir "$NEW"
 kc 1 "restore of a directory without manifest" restore "$TEST_DIR" --data-dir "$TEST_DIR/x"
 
@@ -305,6 +307,9 @@ if bad:
     print("mismatch:", bad[:5], len(bad), file=sys.stderr)
     sys.exit(1)
 PY
+[ ! -e "$NEW/store/restored" ] && grep -q "restored from a backup: [1-9][0-9]* sequence(s) advanced by 10000000" "$TEST_DIR/restored.log" &&
+  pass "the restored store advanced its sequences once: $(grep -o 'restored from a backup: [^,]*' "$TEST_DIR/restored.log")" ||
+  fail "sequences not advanced: $(grep -i restored "$TEST_DIR/restored.log" | head -n 3)"
 kc 0 "status on the restored data" --json status
 js "restored keeld is ready" 'd["ready"] is True'
 # Orders waiting in the queue copy are processed after the restore (those

@@ -4,6 +4,8 @@
 #include "store_conformance.h"
 #include "store_lmdb_util.h"
 
+#include <unistd.h>
+
 #define SC_WRAP(name)                                                                              \
     static void test_##name(void **state)                                                          \
     {                                                                                              \
@@ -63,6 +65,47 @@ static void test_restart_keeps_data(void **state)
     remove_tree(dir);
 }
 
+/* keelctl restore leaves <env>/restored: the next start makes every
+ * sequence jump by restore_gap, once, so that numbers handed out after the
+ * backup are not handed out again. */
+static void test_restore_marker_advances_sequences(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/keel-store-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    keel_harness_t *h = start_store(dir, NULL);
+    sc_t s;
+    sc_open(&s, h, "store");
+    sc_wait_t w;
+    assert_int_equal(sc_seq(&s, "confirmations", 100, &w), 0);
+    sc_wait_free(&w);
+    assert_int_equal(sc_seq(&s, "other", 7, &w), 0);
+    sc_wait_free(&w);
+    keel_harness_free(h);
+
+    char marker[512];
+    snprintf(marker, sizeof marker, "%s/store/restored", dir);
+    FILE *f = fopen(marker, "w");
+    assert_non_null(f);
+    fclose(f);
+    h = restart_store(&s, dir);
+    assert_int_equal(access(marker, F_OK), -1); /* consumed */
+    assert_int_equal(sc_seq(&s, "confirmations", 1, &w), 0);
+    assert_int_equal(w.first, 101 + 10000000);
+    sc_wait_free(&w);
+    assert_int_equal(sc_seq(&s, "other", 1, &w), 0);
+    assert_int_equal(w.first, 8 + 10000000);
+    sc_wait_free(&w);
+    keel_harness_free(h);
+
+    h = restart_store(&s, dir); /* once only */
+    assert_int_equal(sc_seq(&s, "confirmations", 1, &w), 0);
+    assert_int_equal(w.first, 102 + 10000000);
+    sc_wait_free(&w);
+    keel_harness_free(h);
+    remove_tree(dir);
+}
+
 enum { FULL_PUTS = 64, FULL_JSON = 3000 };
 
 static void test_tiny_map_gives_efull(void **state)
@@ -115,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SC_CONFORMANCE_TESTS(SC_ENTRY) cmocka_unit_test(test_restart_keeps_data),
         cmocka_unit_test(test_tiny_map_gives_efull),
+        cmocka_unit_test(test_restore_marker_advances_sequences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
