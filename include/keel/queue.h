@@ -42,7 +42,7 @@
  *       flight, dead-lettered with the reason, or gone).
  *  1.2  appended list_messages() and list_page_free(): every message a
  *       queue holds, without consuming it; dlq_redrive() may answer
- *       KEEL_EEXIST.
+ *       KEEL_EEXIST; locate() tells KEEL_QUEUE_RETRYING from IN_FLIGHT.
  */
 #ifndef KEEL_QUEUE_H
 #define KEEL_QUEUE_H
@@ -156,14 +156,19 @@ typedef enum keel_queue_where {
     KEEL_QUEUE_WAITING = 1,   /* visible or delayed: waiting for a consumer */
     KEEL_QUEUE_IN_FLIGHT = 2, /* received and not settled, visibility not expired */
     KEEL_QUEUE_DEAD = 3,      /* in the dead-letter queue */
+    /* 1.2: settled RETRY and waiting out its retry delay: invisible (stats()
+     * counts it in flight) but held by no consumer. Providers before 1.2
+     * say IN_FLIGHT. */
+    KEEL_QUEUE_RETRYING = 4,
 } keel_queue_where_t;
 
 typedef struct keel_queue_location {
     keel_queue_where_t where;
     uint32_t receive_count;
-    /* DEAD: why it was dead-lettered (as dlq_list's last_error, truncated); else "" */
+    /* DEAD: why it was dead-lettered (as dlq_list's last_error, truncated);
+     * RETRYING: the error of the RETRY; else "" */
     char last_error[512];
-    char failed_step[128];        /* DEAD: the failing step, or "" */
+    char failed_step[128];        /* DEAD, RETRYING: the failing step, or "" */
     uint64_t dead_lettered_at_ms; /* DEAD only */
 } keel_queue_location_t;
 
@@ -294,7 +299,8 @@ typedef struct keel_queue_api {
      * short read txn, never waits for the writer; callable from any thread,
      * including event loops. A redriven message is found under its (kept)
      * id. As in stats(), a message whose visibility (or retry delay, after a
-     * RETRY settle) has passed is WAITING, one still inside it IN_FLIGHT.
+     * RETRY settle) has passed is WAITING; one still inside its visibility
+     * is IN_FLIGHT, one inside its retry delay RETRYING (1.2).
      * 0, or KEEL_EINVAL (no such queue, malformed id), KEEL_EIO,
      * KEEL_EUNAVAIL (the store is being reopened: try again).
      */

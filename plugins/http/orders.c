@@ -154,6 +154,10 @@ static keel_queue_where_t order_shown(const http_server_t *srv, const keel_order
     case KEEL_QUEUE_IN_FLIGHT:
         out->status = "PROCESSING";
         break;
+    case KEEL_QUEUE_RETRYING:
+        /* Back in the queue until its retry: no worker has it. */
+        out->error = out->at.last_error;
+        break;
     case KEEL_QUEUE_DEAD:
         out->status = "FAILED";
         out->error = out->at.last_error[0] ? out->at.last_error : "dead-lettered";

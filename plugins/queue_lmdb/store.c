@@ -448,11 +448,18 @@ static int locate_entry(MDB_txn *txn, ql_queue_t *q, const MDB_val *entry, uint6
         ql_state_t s;
         if (codec_state_parse(&v, &s) < 0)
             return KEEL_EIO;
-        /* As stats() and receive: in flight (received, or settled RETRY
-         * and waiting out its delay) until the deadline, then waiting. */
+        /* As stats() and receive: in flight until the deadline, then
+         * waiting. A RETRY settle used the receipt up (nonce 0): until
+         * its delay passes, no consumer holds it. */
         bool in_flight = s.where == QL_INFLIGHT && s.due_ms > now_ms;
-        out->where = in_flight ? KEEL_QUEUE_IN_FLIGHT : KEEL_QUEUE_WAITING;
+        out->where = !in_flight     ? KEEL_QUEUE_WAITING
+                     : s.nonce == 0 ? KEEL_QUEUE_RETRYING
+                                    : KEEL_QUEUE_IN_FLIGHT;
         out->receive_count = s.receive_count;
+        if (out->where == KEEL_QUEUE_RETRYING) {
+            copy_text(out->last_error, sizeof out->last_error, s.last_error, s.last_error_len);
+            copy_text(out->failed_step, sizeof out->failed_step, s.failed_step, s.failed_step_len);
+        }
         return 0;
     }
     key_time_seq(key, be64_get(p + 8), seq);

@@ -34,7 +34,7 @@ typedef struct step {
     step_mode_t mode;
     const char *abort_on;
     const char *tag;
-    const char *record_attr, *fail_attr, *fail_while, *stall_while;
+    const char *record_attr, *fail_attr, *fail_while, *stall_while, *retry_attr;
     int64_t delay_ms, hang_ms, stall_max_ms;
     int record_fd;
     atomic_uint_fast64_t handled;
@@ -53,6 +53,7 @@ static const keel_config_key_t step_keys[] = {
     {"set_attr", KEEL_CFG_STRING_LIST, NULL, "key=value attributes set on every OK", 0, NULL},
     {"fail_attr", KEEL_CFG_STRING, NULL, "key=value: FAIL the messages carrying it", 0, NULL},
     {"fail_while", KEEL_CFG_STRING, NULL, "fail_attr applies only while this file exists", 0, NULL},
+    {"retry_attr", KEEL_CFG_STRING, NULL, "key=value: RETRY the messages carrying it", 0, NULL},
     {"stall_while", KEEL_CFG_STRING, NULL, "each batch waits while this file exists", 0, NULL},
     {"stall_max", KEEL_CFG_DURATION, "20s", "the longest stall_while wait of a batch", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
@@ -110,14 +111,20 @@ static const char *attr_of(const keel_msg_t *msg, const char *key, size_t key_le
     return NULL;
 }
 
+/* The message carries the attribute "key=value" of spec (NULL: no). */
+static bool carries(const keel_msg_t *msg, const char *spec)
+{
+    const char *eq = spec ? strchr(spec, '=') : NULL;
+    const char *value = eq ? attr_of(msg, spec, (size_t)(eq - spec)) : NULL;
+    return value && strcmp(value, eq + 1) == 0;
+}
+
 static bool poisoned(step_t *s, const keel_msg_t *msg)
 {
     struct stat st;
     if (s->fail_attr == NULL || (s->fail_while && stat(s->fail_while, &st) != 0))
         return false;
-    const char *eq = strchr(s->fail_attr, '=');
-    const char *value = eq ? attr_of(msg, s->fail_attr, (size_t)(eq - s->fail_attr)) : NULL;
-    return value && strcmp(value, eq + 1) == 0;
+    return carries(msg, s->fail_attr);
 }
 
 static void record_attr(step_t *s, const keel_msg_t *msg, uint32_t receives)
@@ -169,6 +176,8 @@ static void process(step_t *s, keel_batch_t *batch)
             host->batch_result(batch, i, KEEL_FAIL, "test_step: the message carries fail_attr");
         } else if (body_in_list(s, "retry_on", msg)) {
             host->batch_result(batch, i, KEEL_RETRY, "test_step: body is in retry_on");
+        } else if (carries(msg, s->retry_attr)) {
+            host->batch_result(batch, i, KEEL_RETRY, "test_step: the message carries retry_attr");
         } else {
             record(s, "ok", msg, receives);
             record_attr(s, msg, receives);
@@ -258,6 +267,8 @@ static int step_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
         s->record_attr = NULL;
     if (host->config_string(self, "fail_attr", &s->fail_attr) != 0)
         s->fail_attr = NULL;
+    if (host->config_string(self, "retry_attr", &s->retry_attr) != 0)
+        s->retry_attr = NULL;
     if (host->config_string(self, "fail_while", &s->fail_while) != 0)
         s->fail_while = NULL;
     if (host->config_string(self, "stall_while", &s->stall_while) != 0)
