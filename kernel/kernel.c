@@ -345,6 +345,23 @@ static int start_instances(kernel_t *k)
     return 0;
 }
 
+int kernel_check(kernel_t *k, const char *scratch_dir)
+{
+    if (k->phase != PHASE_CONFIGURED)
+        return KEEL_ESTATE;
+    k->data_dir = scratch_dir;
+    k->log_file = NULL;
+    if (k->log_level > KEEL_LOG_WARN)
+        k->log_level = KEEL_LOG_WARN;
+    int rc = start_runtime(k);
+    if (rc == 0)
+        rc = init_instances(k);
+    if (rc == 0 && k->pipeline_count > 0)
+        rc = pipelines_check(k, k->pipeline_configs, k->pipeline_count);
+    shut_down(k); /* destroys what was inited; nothing was started */
+    return rc;
+}
+
 int kernel_start(kernel_t *k)
 {
     if (k->phase != PHASE_CONFIGURED)

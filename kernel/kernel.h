@@ -43,6 +43,16 @@ int kernel_configure(kernel_t *k, cfg_doc_t *doc, cfg_errors_t *errs);
 int kernel_start(kernel_t *k);
 
 /*
+ * keeld --check-config: runs every instance's init, as kernel_start()
+ * would, so that the plugins' own checks run too (ranges, names, the
+ * other instances they use, the files they read), then destroys them.
+ * Data goes to `scratch_dir` (a fresh directory the caller removes), logs
+ * (warnings and errors) to stderr. Nothing is started: no listener, no
+ * pipeline. 0, or KEEL_EFAILED after a plugin logged why.
+ */
+int kernel_check(kernel_t *k, const char *scratch_dir);
+
+/*
  * Graceful stop: stop() every started instance in reverse order, wait for
  * in-flight deliveries and work (up to kernel.shutdown_timeout), join the
  * threads, destroy() every instance. Returns 0, or KEEL_ETIMEDOUT when work

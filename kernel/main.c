@@ -9,6 +9,7 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -64,14 +65,43 @@ static kernel_t *configure(const char *path)
     return k;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The config's own checks, then every plugin's (their init, in a scratch
+ * data dir that is removed afterwards). */
 static int check_config(const char *path)
 {
     kernel_t *k = configure(path);
     if (k == NULL)
         return EXIT_CONFIG;
-    printf("%s: OK (%zu plugin instance(s))\n", path, kernel_instance_count(k));
-    kernel_free(k);
-    return 0;
+    const char *tmp = getenv("TMPDIR");
+    char scratch[PATH_MAX];
+    snprintf(scratch, sizeof scratch, "%s/keeld-check-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (mkdtemp(scratch) == NULL) {
+        fprintf(stderr, "keeld: cannot create a scratch directory %s: %s\n", scratch,
+                strerror(errno));
+        kernel_free(k);
+        return EXIT_CONFIG;
+    }
+    size_t instances = kernel_instance_count(k);
+    int rc = kernel_check(k, scratch);
+    bool clean = kernel_free(k);
+    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0) {
+        fprintf(stderr,
+                "keeld: %s: refused when the instances checked it (see above); nothing was "
+                "started\n",
+                path);
+        return EXIT_CONFIG;
+    }
+    printf("%s: OK (%zu plugin instance(s))\n", path, instances);
+    return clean ? 0 : EXIT_CONFIG;
 }
 
 static int describe_plugin(const char *name, const char *plugin_dir)

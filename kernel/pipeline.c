@@ -565,6 +565,49 @@ static int register_metrics(pipeline_t *p)
     return rc ? KEEL_ENOMEM : 0;
 }
 
+/* Finds p's queue service and checks its source queue exists. A queue
+ * name that does not exist would make every receive fail while the daemon
+ * looks ready and orders pile up unprocessed. */
+static int resolve_queue(pipeline_t *p)
+{
+    keel_service_t svc;
+    int rc = services_lookup(p->kernel, NULL, p->config->queue_instance, KEEL_QUEUE_INTERFACE,
+                             KEEL_VERSION(1, 0), &svc); /* locate() is not needed */
+    if (rc != 0) {
+        log_pipeline(p, KEEL_LOG_ERROR, "instance '%s' provides no queue service: %s",
+                     p->config->queue_instance, host_api()->strerror(rc));
+        return rc;
+    }
+    p->queue = svc.vtable;
+    p->queue_ctx = svc.ctx;
+    keel_queue_stats_t st;
+    if (p->queue->stats(p->queue_ctx, p->config->source, &st) != KEEL_EINVAL)
+        return 0;
+    const char *names[16];
+    size_t n = p->queue->list_queues(p->queue_ctx, names, 16);
+    char known[512] = "";
+    for (size_t q = 0, used = 0; q < n && q < 16 && used < sizeof known; q++) {
+        int w = snprintf(known + used, sizeof known - used, "%s%s", q ? ", " : "", names[q]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    log_pipeline(p, KEEL_LOG_ERROR,
+                 "queue instance '%s' has no queue named '%s' (it has: %s); set the pipeline's "
+                 "`source` to one of them",
+                 p->config->queue_instance, p->config->source, known[0] ? known : "none");
+    return KEEL_ENOTFOUND;
+}
+
+int pipelines_check(kernel_t *k, const pipeline_config_t *configs, size_t count)
+{
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        pipeline_t p = {.config = &configs[i], .kernel = k};
+        if (resolve_queue(&p) != 0)
+            rc = KEEL_EFAILED;
+    }
+    return rc;
+}
+
 int pipelines_start(kernel_t *k, const pipeline_config_t *configs, size_t count, pipelines_t **out)
 {
     pipelines_t *all = calloc(1, sizeof *all);
@@ -584,34 +627,9 @@ int pipelines_start(kernel_t *k, const pipeline_config_t *configs, size_t count,
         p->config = &configs[i];
         p->kernel = k;
         p->all = all;
-        keel_service_t svc;
-        int rc = services_lookup(k, NULL, p->config->queue_instance, KEEL_QUEUE_INTERFACE,
-                                 KEEL_VERSION(1, 0), &svc); /* locate() is not needed */
-        if (rc != 0) {
-            log_pipeline(p, KEEL_LOG_ERROR, "instance '%s' provides no queue service: %s",
-                         p->config->queue_instance, host_api()->strerror(rc));
+        int rc = resolve_queue(p);
+        if (rc != 0)
             return rc;
-        }
-        p->queue = svc.vtable;
-        p->queue_ctx = svc.ctx;
-        /* A queue name that does not exist would make every receive fail
-         * while the daemon looks ready and orders pile up unprocessed. */
-        keel_queue_stats_t st;
-        if (p->queue->stats(p->queue_ctx, p->config->source, &st) == KEEL_EINVAL) {
-            const char *names[16];
-            size_t n = p->queue->list_queues(p->queue_ctx, names, 16);
-            char known[512] = "";
-            for (size_t q = 0, used = 0; q < n && q < 16 && used < sizeof known; q++) {
-                int w =
-                    snprintf(known + used, sizeof known - used, "%s%s", q ? ", " : "", names[q]);
-                used += w > 0 ? (size_t)w : 0;
-            }
-            log_pipeline(p, KEEL_LOG_ERROR,
-                         "queue instance '%s' has no queue named '%s' (it has: %s); set the "
-                         "pipeline's `source` to one of them",
-                         p->config->queue_instance, p->config->source, known[0] ? known : "none");
-            return KEEL_ENOTFOUND;
-        }
         if ((rc = register_metrics(p)) != 0)
             return rc;
     }

@@ -30,6 +30,10 @@ typedef struct pipelines pipelines_t;
 /* Looks up each pipeline's queue and starts its pollers. After every
  * instance started. Logs and returns KEEL_E* on failure. */
 int pipelines_start(kernel_t *k, const pipeline_config_t *configs, size_t count, pipelines_t **out);
+/* What pipelines_start() checks about the instances (after their init):
+ * each queue service exists and has the source queue. 0 or KEEL_EFAILED
+ * after logging why. */
+int pipelines_check(kernel_t *k, const pipeline_config_t *configs, size_t count);
 
 /* Stops receiving, waits (up to timeout_ms) for batches in flight to be
  * settled, frees. True when everything settled in time. NULL is ignored. */

@@ -193,4 +193,16 @@ pipelines:
 YAML
 expect_error pipeline_bad_queue "pipeline_bad_queue.yaml:8:27: pipelines\[0\].queue: no instance named 'nowhere'"
 
+# The plugins' own checks run too (--check-config runs their init in a
+# scratch data dir): what keeld -c would refuse, --check-config refuses.
+conf=$KEEL_SOURCE_DIR/conf/keel.yaml
+export KEEL_WEB_ROOT=$KEEL_SOURCE_DIR/web
+sed 's/          max_receives: 3/          max_receives: 0/' "$conf" >"$F/plugin_range.yaml"
+expect_error plugin_range "queue 'orders': 'max_receives' is 0, must be 1..1000"
+sed 's/^    steps: \[confirm, store\]$/    source: ghostq\n    steps: [confirm, store]/' "$conf" >"$F/pipeline_source.yaml"
+expect_error pipeline_source "queue instance 'queue' has no queue named 'ghostq' \\(it has: orders\\)"
+sed 's|^          dlq_retention: 14d$|          dlq_retention: 14d\n        - name: "or ders"|' "$conf" >"$F/queue_name.yaml"
+grep -q '"or ders"' "$F/queue_name.yaml" && expect_error queue_name "queues\\[1\\]: 'name' must be 1-80 letters" || fail "queue_name: conf/keel.yaml changed shape"
+ls -d "${TMPDIR:-/tmp}"/keeld-check-* >/dev/null 2>&1 && fail "--check-config left a scratch dir: $(ls -d "${TMPDIR:-/tmp}"/keeld-check-*)" ||
+  pass "--check-config removes its scratch data dir"
 finish

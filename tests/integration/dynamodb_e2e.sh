@@ -37,7 +37,7 @@ else
 fi
 grep -Eq '^[ ]+module:[ ]*store_lmdb' <(store_block "$KEEL_SOURCE_DIR/conf/keel.yaml") ||
   fail "conf/keel.yaml's store instance is not store_lmdb"
-if "$KEELD" --check-config "$DDB_CONF" >"$TEST_DIR/check.out" 2>&1; then
+if KEEL_WEB_ROOT=$KEEL_SOURCE_DIR/web "$KEELD" --check-config "$DDB_CONF" >"$TEST_DIR/check.out" 2>&1; then
   pass "keeld --check-config conf/dynamodb.yaml"
 else
   fail "keeld --check-config conf/dynamodb.yaml: $(tail -n 5 "$TEST_DIR/check.out")"

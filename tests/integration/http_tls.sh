@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The http plugin over TLS: HTTPS with a self-signed certificate, the
 # minimum TLS version, no plain HTTP on the TLS port, a missing key file
-# refused at init (but not by --check-config), graceful SIGTERM.
+# refused at init (and by --check-config, which runs the plugins' init),
+# graceful SIGTERM.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/http_lib.sh"
 
@@ -140,7 +141,7 @@ got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$CERT" --tl
 [ "$got" != 200 ] && pass "min_version 1.3: TLS 1.2 refused (got '$got')" || fail "TLS 1.2 got 200 with min 1.3"
 http_down tls13
 
-# A missing key file: the config is valid, but init fails naming the file.
+# A missing key file: init fails naming the file, and so does --check-config.
 PORT=$(free_port)
 { kernel_header; cat <<YAML; } >"$TEST_DIR/nokey.yaml"
 plugins:
@@ -149,7 +150,8 @@ $(http_plugin_entry "tls:
   key: $TEST_DIR/missing-key.pem")
 YAML
 run_to "$TEST_DIR/nokey.check" "$KEELD" --check-config "$TEST_DIR/nokey.yaml"
-[ "$STATUS" = 0 ] && pass "missing key file: --check-config passes" || fail "--check-config exit $STATUS: $(tail -n 3 "$TEST_DIR/nokey.check")"
+[ "$STATUS" = 1 ] && grep -q "tls.key: '$TEST_DIR/missing-key.pem': .*No such file" "$TEST_DIR/nokey.check" &&
+  pass "missing key file: --check-config exits 1 naming it" || fail "--check-config exit $STATUS: $(tail -n 3 "$TEST_DIR/nokey.check")"
 run_to "$TEST_DIR/nokey.log" timeout 30 "$KEELD" -c "$TEST_DIR/nokey.yaml"
 [ "$STATUS" = 1 ] && pass "missing key file: keeld exits 1" || fail "missing key file: exit $STATUS"
 grep -q "tls.key: '$TEST_DIR/missing-key.pem': .*No such file" "$TEST_DIR/nokey.log" &&
