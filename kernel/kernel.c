@@ -255,8 +255,8 @@ static void drain_instances(kernel_t *k)
 
 static bool shut_down(kernel_t *k)
 {
+    drain_instances(k); /* first: once /readyz says stopping, orders are refused */
     k->phase = PHASE_STOPPING;
-    drain_instances(k);
     /* Pipelines first: their batches finish and settle while every
      * instance they use still runs. */
     bool clean = pipelines_stop(k->pipelines, k->shutdown_timeout_ms);

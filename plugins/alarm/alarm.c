@@ -301,7 +301,8 @@ static int alarm_init(keel_plugin_t *self, const keel_host_api_t *host, void **c
     const char *queue = NULL;
     host->config_string(self, "queue", &queue);
     keel_service_t svc;
-    rc = host->service_lookup(self, queue, KEEL_QUEUE_INTERFACE, KEEL_QUEUE_VERSION, &svc);
+    /* 1.0: nothing newer is used; any 1.x provider will do. */
+    rc = host->service_lookup(self, queue, KEEL_QUEUE_INTERFACE, KEEL_VERSION(1, 0), &svc);
     if (rc != 0) {
         host->log(self, KEEL_LOG_ERROR, "queue: instance '%s' has no queue service: %s", queue,
                   host->strerror(rc));

@@ -112,18 +112,19 @@ static int http_init(keel_plugin_t *self, const keel_host_api_t *host, void **ct
  * not have would answer every order 500 while the daemon looks ready. */
 static int check_orders_queue(http_server_t *srv)
 {
-    const char *names[64];
-    size_t n = srv->queue->list_queues(srv->queue_ctx, names, 64);
+    keel_queue_stats_t st;
+    if (srv->queue->stats(srv->queue_ctx, srv->cfg.orders_queue, &st) != KEEL_EINVAL)
+        return 0;
+    const char *names[16];
+    size_t n = srv->queue->list_queues(srv->queue_ctx, names, 16);
     char known[512] = "";
     size_t used = 0;
-    for (size_t i = 0; i < n && i < 64; i++) {
-        if (strcmp(names[i], srv->cfg.orders_queue) == 0)
-            return 0;
-        int w = used < sizeof known
-                    ? snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", names[i])
-                    : 0;
+    for (size_t i = 0; i < n && i < 16 && used < sizeof known; i++) {
+        int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", names[i]);
         used += w > 0 ? (size_t)w : 0;
     }
+    if (n > 16 && used + 5 < sizeof known)
+        strcat(known, ", ...");
     srv->host->log(srv->self, KEEL_LOG_ERROR,
                    "orders_queue: queue instance '%s' has no queue named '%s' (it has: %s)",
                    srv->cfg.queue_instance, srv->cfg.orders_queue, known[0] ? known : "none");

@@ -45,6 +45,7 @@ static const char *attr(const keel_queue_listed_t *m, const char *key)
 static void on_put(void *arg, int status, const keel_order_record_t *record)
 {
     http_recover_t *r = arg;
+    http_server_t *srv = r->srv; /* r may be freed once the lock is released */
     (void)record;
     pthread_mutex_lock(&r->lock);
     if (status == 0)
@@ -56,7 +57,7 @@ static void on_put(void *arg, int status, const keel_order_record_t *record)
     r->pending--;
     pthread_cond_signal(&r->done);
     pthread_mutex_unlock(&r->lock);
-    atomic_fetch_sub(&r->srv->outstanding, 1);
+    atomic_fetch_sub(&srv->outstanding, 1);
 }
 
 /* Writes the record of one listed order when the store lacks it. */

@@ -54,7 +54,10 @@ void http_static(http_exchange_t *ex)
     /* Resolve symlinks and "." and check the result is inside web_root. */
     char *real = realpath(joined, NULL);
     size_t root_len = strlen(cfg->web_root);
-    if (real == NULL || strncmp(real, cfg->web_root, root_len) != 0 || real[root_len] != '/') {
+    /* Checked again once resolved: a symlink with a plain name may lead
+     * to a dotfile inside web_root. */
+    if (real == NULL || strncmp(real, cfg->web_root, root_len) != 0 || real[root_len] != '/' ||
+        hidden(real + root_len)) {
         free(real);
         not_found(ex);
         return;
@@ -69,7 +72,8 @@ void http_static(http_exchange_t *ex)
         close(fd);
         free(real);
         char location[PATH_MAX + 2];
-        snprintf(location, sizeof location, "%s/", ex->target_path);
+        snprintf(location, sizeof location, "%s/%s%s", ex->target_path,
+                 ex->query && ex->query[0] ? "?" : "", ex->query ? ex->query : "");
         http_add_header(ex, "Location", location);
         http_error(ex, 301, "moved_permanently", "see %s", location);
         return;

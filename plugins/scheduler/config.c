@@ -96,7 +96,8 @@ static int read_target(scheduler_t *s, schedule_t *sc, const char *prefix, const
         return KEEL_EINVAL;
     }
     keel_service_t svc;
-    int rc = host->service_lookup(s->self, queue, KEEL_QUEUE_INTERFACE, KEEL_QUEUE_VERSION, &svc);
+    /* 1.0: nothing newer is used; any 1.x provider will do. */
+    int rc = host->service_lookup(s->self, queue, KEEL_QUEUE_INTERFACE, KEEL_VERSION(1, 0), &svc);
     if (rc != 0) {
         host->log(s->self, KEEL_LOG_ERROR, "%s: instance '%s' has no queue service: %s", where,
                   queue, host->strerror(rc));

@@ -203,6 +203,15 @@ sed 's/^    steps: \[confirm, store\]$/    source: ghostq\n    steps: [confirm, 
 expect_error pipeline_source "queue instance 'queue' has no queue named 'ghostq' \\(it has: orders\\)"
 sed 's|^          dlq_retention: 14d$|          dlq_retention: 14d\n        - name: "or ders"|' "$conf" >"$F/queue_name.yaml"
 grep -q '"or ders"' "$F/queue_name.yaml" && expect_error queue_name "queues\\[1\\]: 'name' must be 1-80 letters" || fail "queue_name: conf/keel.yaml changed shape"
+# Many queues: the orders queue is found however many come before it.
+python3 - "$conf" "$F/many_queues.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+many = "".join(f"        - name: q{i}\n" for i in range(70))
+assert text.count("        - name: orders\n") == 1, "conf/keel.yaml changed shape"
+open(sys.argv[2], "w").write(text.replace("        - name: orders\n", many + "        - name: orders\n", 1))
+PY
+expect_ok many_queues
 ls -d "${TMPDIR:-/tmp}"/keeld-check-* >/dev/null 2>&1 && fail "--check-config left a scratch dir: $(ls -d "${TMPDIR:-/tmp}"/keeld-check-*)" ||
   pass "--check-config removes its scratch data dir"
 finish

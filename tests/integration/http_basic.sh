@@ -63,13 +63,16 @@ is_error_json not_found
 check "directory without its slash" 301 "$BASE/sub"
 [ "$(header Location)" = /sub/ ] && pass "301 to /sub/ (where its index.html would be)" ||
   fail "Location: '$(header Location)'"
+check "directory without its slash, with a query" 301 "$BASE/sub?x=1"
+[ "$(header Location)" = "/sub/?x=1" ] && pass "the 301 keeps the query" || fail "Location: '$(header Location)'"
 check "directory with slash: no listing" 404 "$BASE/sub/"
 mkdir -p "$WEB/.git" "$WEB/.well-known"
 printf 'SECRET=1\n' >"$WEB/.env"
 printf '[core]\n' >"$WEB/.git/config"
 printf 'x\n' >"$WEB/sub/.hidden"
 printf 'token\n' >"$WEB/.well-known/acme-token"
-for path in /.env /.git/config /sub/.hidden /%2eenv /.well-known/../.env; do
+ln -s .env "$WEB/plain-name"
+for path in /.env /.git/config /sub/.hidden /%2eenv /.well-known/../.env /plain-name; do
   code=$(curl -s -o "$BODY" -w '%{http_code}' --path-as-is "$BASE$path" || true)
   [ "$code" = 404 ] || [ "$code" = 400 ] && ! grep -q -e SECRET -e core -e '^x$' "$BODY" &&
     pass "dotfile $path is not served ($code)" || fail "dotfile $path: $code $(head -c 80 "$BODY")"

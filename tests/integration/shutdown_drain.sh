@@ -67,9 +67,13 @@ until [ "$(status_of DRAIN-1)" = PROCESSING ] || [ $SECONDS -ge $deadline ]; do 
   fail "DRAIN-1 never reached PROCESSING: $(status_of DRAIN-1)"
 
 kill -TERM "$KEELD_PID"
+# The stop has begun once /readyz says so (an order sent before it would
+# rightly be accepted).
 deadline=$((SECONDS + 10))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz" || true)" = 503 ] || [ $SECONDS -ge $deadline ]; do
+  sleep 0.05
+done
 got=$(post DRAIN-2)
-until [ "$got" != 202 ] || [ $SECONDS -ge $deadline ]; do sleep 0.05; got=$(post DRAIN-2); done
 retry=$(header Retry-After)
 [ "$got" = 503 ] && grep -q '"error":"shutting_down"' "$BODY" && [ -n "$retry" ] &&
   pass "after SIGTERM a new order gets 503 shutting_down, Retry-After: $retry" ||

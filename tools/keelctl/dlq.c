@@ -151,11 +151,15 @@ static long progress_of(json_t *q, const char *counter, long start)
 static long watch(const opts_t *o, const char *label, const char *counter, long start,
                   long expected, int *rc)
 {
+    /* The caller prints the one JSON answer (how far it got); a failed poll
+     * is said on stderr only. */
+    opts_t quiet = *o;
+    quiet.json = false;
     long moved = 0, last = -1;
     double last_change = now_s();
     *rc = EXIT_OK;
     while (moved < expected) {
-        json_t *q = queue_stats(o, o->queue, rc);
+        json_t *q = queue_stats(&quiet, o->queue, rc);
         if (q == NULL)
             break;
         moved = progress_of(q, counter, start);
