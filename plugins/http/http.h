@@ -148,11 +148,10 @@ struct http_server {
     void *validate_ctx;
     const keel_store_api_t *store; /* NULL without `store` */
     void *store_ctx;
-    struct accepted *accepted;    /* orders whose record is being stored (accepted.h) */
-    struct http_backup *backup;   /* the running or last backup (backup.c) */
-    struct http_recover *recover; /* lost QUEUED records being rebuilt (recover.c) */
-    struct ratelimit *ratelimit;  /* NULL when rate is 0 */
-    struct ssl_ctx_st *ssl_ctx;   /* NULL without TLS */
+    struct accepted *accepted;   /* orders whose record is being stored (accepted.h) */
+    struct http_backup *backup;  /* the running or last backup (backup.c) */
+    struct ratelimit *ratelimit; /* NULL when rate is 0 */
+    struct ssl_ctx_st *ssl_ctx;  /* NULL without TLS */
     http_loop_t *loops;
     unsigned loop_count;
     atomic_long connections;
@@ -210,11 +209,10 @@ void http_tls_free(http_server_t *srv);
 int http_server_start(http_server_t *srv);
 void http_server_stop(http_server_t *srv);
 
-/* recover.c: rebuilds, in a thread of its own, the QUEUED records of the
- * queued orders the store lacks (lost in a crash). Main thread. */
-typedef struct http_recover http_recover_t;
-int http_recover_start(http_server_t *srv, http_recover_t **out);
-void http_recover_stop(http_recover_t *r);
+/* recover.c: rebuilds the QUEUED records of the queued orders the store
+ * lacks (lost in a crash), before the listeners open. Main thread (start).
+ * Always 0: failures are logged and left. */
+int http_recover(http_server_t *srv);
 void http_server_free(http_server_t *srv);
 /* Queue callbacks: posts p to its loop (any thread). */
 void http_pending_post(http_pending_t *p);

@@ -134,10 +134,10 @@ static int check_orders_queue(http_server_t *srv)
 static int http_start(void *ctx)
 {
     http_server_t *srv = ctx;
-    int rc = http_server_start(srv);
-    if (rc == 0 && (rc = http_recover_start(srv, &srv->recover)) != 0)
-        http_server_stop(srv);
-    return rc;
+    /* Before any order is taken: until then the store could not tell
+     * another payload under a lost id (409) from a new order. */
+    int rc = http_recover(srv);
+    return rc == 0 ? http_server_start(srv) : rc;
 }
 
 /* A stop began: the pipelines are finishing their batches, and the
@@ -152,9 +152,6 @@ static void http_drain(void *ctx)
 
 static void http_stop(void *ctx)
 {
-    http_server_t *srv = ctx;
-    http_recover_stop(srv->recover);
-    srv->recover = NULL;
     http_server_stop(ctx);
 }
 

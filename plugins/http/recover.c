@@ -6,13 +6,17 @@
  * record, GET /api/v1/orders/{id} answers 404 until the order is
  * processed, and for good when it dead-letters.
  *
- * So at start a thread lists every message of the orders queue (waiting,
- * in flight, delayed, dead-lettered) and writes the QUEUED record of each
- * order the store does not have, from what the message carries (its
- * attributes and canonical body). put() never overwrites: a record the
- * pipeline wrote meanwhile stays. It needs a store that can tell at once
- * whether it has a record (peek_hash, as store_lmdb); without one it does
- * nothing, rather than asking a remote store about every queued order.
+ * So at start, before the listeners open, the ingress lists every message
+ * of the orders queue (waiting, in flight, delayed, dead-lettered) and
+ * writes the QUEUED record of each order the store does not have, from
+ * what the message carries (its attributes and canonical body). Before
+ * the listeners: until then the store could not tell another payload
+ * under a lost id (409) from a new order. It costs a read per queued order
+ * at start (107,000 queued orders took 0.28 s with store_lmdb). put() never
+ * overwrites: a record the pipeline wrote meanwhile stays. It needs a
+ * store that can tell at once whether it has a record (peek_hash, as
+ * store_lmdb); without one it does nothing, rather than asking a remote
+ * store about every queued order.
  */
 #include "auth.h"
 #include "http.h"
@@ -23,16 +27,14 @@
 
 enum { RECOVER_PAGE = 256 };
 
-struct http_recover {
+typedef struct http_recover {
     http_server_t *srv;
-    pthread_t thread;
-    atomic_bool stop;
     pthread_mutex_t lock;
     pthread_cond_t done;
     size_t pending; /* puts whose callback has not run */
     size_t written, failed;
     int last_failure;
-};
+} http_recover_t;
 
 static const char *attr(const keel_queue_listed_t *m, const char *key)
 {
@@ -90,25 +92,31 @@ static void recover_one(http_recover_t *r, const keel_queue_listed_t *m)
         on_put(r, rc, NULL);
 }
 
-static void *recover_main(void *arg)
+static void recover_all(http_recover_t *r)
 {
-    http_recover_t *r = arg;
     http_server_t *srv = r->srv;
     char cursor[64] = "";
     size_t listed = 0;
     int rc = 0;
-    while (!atomic_load(&r->stop)) {
+    for (;;) {
         keel_queue_list_page_t *page = NULL;
         rc = srv->queue->list_messages(srv->queue_ctx, srv->cfg.orders_queue,
                                        cursor[0] ? cursor : NULL, RECOVER_PAGE, &page);
         if (rc != 0)
             break;
-        for (size_t i = 0; i < page->count && !atomic_load(&r->stop); i++)
+        for (size_t i = 0; i < page->count; i++)
             recover_one(r, &page->messages[i]);
         listed += page->count;
-        bool more = page->next_cursor != NULL && strlen(page->next_cursor) < sizeof cursor;
-        if (more)
+        bool more = page->next_cursor != NULL;
+        if (more && strlen(page->next_cursor) >= sizeof cursor) {
+            srv->host->log(srv->self, KEEL_LOG_WARN,
+                           "queue '%s' hands out cursors too long to follow; order records "
+                           "lost in a crash were recovered only from its first %zu messages",
+                           srv->cfg.orders_queue, listed);
+            more = false;
+        } else if (more) {
             strcpy(cursor, page->next_cursor);
+        }
         srv->queue->list_page_free(srv->queue_ctx, page);
         /* The page's records were written: the store never holds more than
          * a page of them for us. */
@@ -129,39 +137,19 @@ static void *recover_main(void *arg)
                        "order(s))%s%s",
                        r->written, listed, r->failed ? "; could not write some: " : "",
                        r->failed ? srv->host->strerror(r->last_failure) : "");
-    return NULL;
 }
 
-int http_recover_start(http_server_t *srv, http_recover_t **out)
+int http_recover(http_server_t *srv)
 {
-    *out = NULL;
     if (srv->queue == NULL || srv->store == NULL || srv->validate == NULL ||
         !KEEL_HAS(srv->queue, keel_queue_api_t, list_page_free) ||
         !KEEL_HAS(srv->store, keel_store_api_t, peek_hash))
         return 0; /* nothing to recover with */
-    http_recover_t *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return KEEL_ENOMEM;
-    r->srv = srv;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->done, NULL);
-    if (pthread_create(&r->thread, NULL, recover_main, r) != 0) {
-        pthread_cond_destroy(&r->done);
-        pthread_mutex_destroy(&r->lock);
-        free(r);
-        return KEEL_ENOMEM;
-    }
-    *out = r;
+    http_recover_t r = {.srv = srv};
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.done, NULL);
+    recover_all(&r);
+    pthread_cond_destroy(&r.done);
+    pthread_mutex_destroy(&r.lock);
     return 0;
-}
-
-void http_recover_stop(http_recover_t *r)
-{
-    if (r == NULL)
-        return;
-    atomic_store(&r->stop, true);
-    pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->done);
-    pthread_mutex_destroy(&r->lock);
-    free(r);
 }
