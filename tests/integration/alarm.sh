@@ -113,14 +113,6 @@ keeld_up() {
   pass "$1: keeld with the gate and the alarm is ready on $BASE"
 }
 
-order_json() {
-  cat <<JSON
-{"orderId":"$1","customerId":"$2","orderDate":"2025-03-06T16:30:00Z",
-"items":[{"productId":"PROD-001","name":"Widget Pro","quantity":2,"price":19.99}],
-"shippingAddress":{"street":"123 Main St","city":"Anytown","state":"CA","zipCode":"12345"},
-"paymentMethod":"credit_card","totalAmount":39.98}
-JSON
-}
 
 # post_poison N TAG: N poison orders, each answered 202.
 post_poison() {

@@ -76,14 +76,6 @@ check "GET /dashboard.html" 200 "$BASE/dashboard.html"
 check "GET /dashboard.js" 200 "$BASE/dashboard.js"
 check "GET /dashboard.css" 200 "$BASE/dashboard.css"
 
-order_json() {
-  cat <<JSON
-{"orderId":"$1","customerId":"$2","orderDate":"2025-03-06T16:30:00Z",
-"items":[{"productId":"PROD-001","name":"Widget Pro","quantity":2,"price":19.99}],
-"shippingAddress":{"street":"123 Main St","city":"Anytown","state":"CA","zipCode":"12345"},
-"paymentMethod":"credit_card","totalAmount":39.98}
-JSON
-}
 check "POST a poison order" 202 -H 'Content-Type: application/json' \
   --data-binary "$(order_json "POISON-$$" POISON)" "$BASE/api/v1/orders"
 

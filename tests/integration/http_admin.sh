@@ -77,15 +77,7 @@ check "unknown queue (purge)" 404 -X DELETE "$Q/nope/dlq"
 http_down fill
 
 # Same data without the failing pipeline: redrive one id, purge the rest.
-{ kernel_header; cat <<YAML; } >"$TEST_DIR/admin.yaml"
-plugins:
-$(queue_entry)
-$(http_plugin_entry "queue: queue")
-YAML
-PORT=$(free_port)
-sed -i "s|listen: 127.0.0.1:[0-9]*|listen: 127.0.0.1:$PORT|" "$TEST_DIR/admin.yaml"
-http_up admin || { finish; exit; }
-Q=$BASE/api/v1/admin/queues
+queue_admin_up admin
 id=$(curl -s "$Q/orders/dlq" | python3 -c 'import json,sys; print([m["message_id"] for m in json.load(sys.stdin)["messages"] if m["body"]=="bad-1"][0])' || true)
 check "redrive one id" 200 -H 'Content-Type: application/json' -d "{\"ids\": [\"$id\"], \"rate_per_second\": 10}" "$Q/orders/dlq/redrive"
 body_has '^\{"moved":1\}$' "redrive answers {\"moved\":1}"

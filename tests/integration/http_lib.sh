@@ -97,3 +97,28 @@ assert d["error"] == sys.argv[2] and d["request_id"] == sys.argv[3] and isinstan
     fail "error body for $1 (request id '$rid'): $(head -c 300 "$BODY")"
   fi
 }
+
+# order_json ID CUSTOMER: the seed 004 order (camelCase) under ID.
+order_json() {
+  cat <<JSON
+{"orderId":"$1","customerId":"$2","orderDate":"2025-03-06T16:30:00Z",
+"items":[{"productId":"PROD-001","name":"Widget Pro","quantity":2,"price":19.99}],
+"shippingAddress":{"street":"123 Main St","city":"Anytown","state":"CA","zipCode":"12345"},
+"paymentMethod":"credit_card","totalAmount":39.98}
+JSON
+}
+
+# queue_admin_up NAME: keeld with the test's own queue_entry (a function
+# it defines) and an http instance over it on a fresh port, config
+# $TEST_DIR/NAME.yaml; $Q is the admin queues URL. Ends the test when
+# keeld does not come up.
+queue_admin_up() {
+  PORT=$(free_port)
+  { kernel_header; cat <<YAML; } >"$TEST_DIR/$1.yaml"
+plugins:
+$(queue_entry)
+$(http_plugin_entry "queue: queue")
+YAML
+  http_up "$1" || { finish; exit; }
+  Q=$BASE/api/v1/admin/queues
+}

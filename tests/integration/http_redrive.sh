@@ -37,15 +37,7 @@ wait_until 30 stats_are '"visible":0,"in_flight":0,.*"dlq_depth":5' &&
 http_down fill
 
 # The same data without the failing pipeline: redriven messages stay visible.
-{ kernel_header; cat <<YAML; } >"$TEST_DIR/admin.yaml"
-plugins:
-$(queue_entry)
-$(http_plugin_entry "queue: queue")
-YAML
-PORT=$(free_port)
-sed -i "s|listen: 127.0.0.1:[0-9]*|listen: 127.0.0.1:$PORT|" "$TEST_DIR/admin.yaml"
-http_up admin || { finish; exit; }
-Q=$BASE/api/v1/admin/queues
+queue_admin_up admin
 # The queue gauges are right from the start (the first sweep, every 60 s
 # here, no longer sets them), the DLQ's age among them.
 gauges_set() { curl -s "$BASE/metrics" | grep -q '^keel_queue_dlq_depth{instance="queue",queue="orders"} 5$'; }

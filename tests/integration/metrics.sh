@@ -36,14 +36,6 @@ ctype=$(header Content-Type)
 [[ "$ctype" == text/plain* && "$ctype" == *version=0.0.4* ]] &&
   pass "Content-Type: $ctype" || fail "Content-Type should be text/plain; version=0.0.4, is '$ctype'"
 
-order_json() {
-  cat <<JSON
-{"orderId":"$1","customerId":"$2","orderDate":"2025-03-06T16:30:00Z",
-"items":[{"productId":"PROD-001","name":"Widget Pro","quantity":2,"price":19.99}],
-"shippingAddress":{"street":"123 Main St","city":"Anytown","state":"CA","zipCode":"12345"},
-"paymentMethod":"credit_card","totalAmount":39.98}
-JSON
-}
 N=8
 accepted=0
 for i in $(seq 1 $N); do
