@@ -237,12 +237,6 @@ static void free_timer_owners(kernel_t *k)
     }
 }
 
-/*
- * Stops whatever runs: pipelines, then every started instance, then waits
- * for in-flight work, joins the threads and destroys the instances. When
- * work is still running at the deadline nothing is destroyed (plugins'
- * code may still run) and the kernel is marked abandoned.
- */
 /* A stop begins: every started instance refuses new outside work. */
 static void drain_instances(kernel_t *k)
 {
@@ -253,6 +247,12 @@ static void drain_instances(kernel_t *k)
     }
 }
 
+/*
+ * Stops whatever runs: pipelines, then every started instance, then waits
+ * for in-flight work, joins the threads and destroys the instances. When
+ * work is still running at the deadline nothing is destroyed (plugins'
+ * code may still run) and the kernel is marked abandoned.
+ */
 static bool shut_down(kernel_t *k)
 {
     drain_instances(k); /* first: once /readyz says stopping, orders are refused */
