@@ -88,6 +88,24 @@ static void test_older_minor_loads_without_reading_past_its_size(void **state)
     module_unload(&module);
 }
 
+/* ABI 1.4 appended nothing to the descriptor; 1.5 appended `drain`. A 1.4
+ * plugin's struct_size may be larger (its compiler's padding, or as here
+ * on purpose): only what 1.4 defined is read. */
+static void test_minor_4_never_gets_drain_read(void **state)
+{
+    (void)state;
+    char path[512], err[1024] = "";
+    plugin_path(path, sizeof path, "minor4");
+    module_t module;
+    int rc = module_load(path, &module, err, sizeof err);
+    if (rc != 0)
+        fail_msg("minor4 refused: %s", err);
+    assert_int_equal(module.desc.abi_minor, 4);
+    assert_non_null(module.desc.init);
+    assert_null(module.desc.drain);
+    module_unload(&module);
+}
+
 static void test_good_plugin_loads(void **state)
 {
     (void)state;
@@ -112,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_null_mandatory_callback),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_older_minor_loads_without_reading_past_its_size),
+        cmocka_unit_test(test_minor_4_never_gets_drain_read),
         cmocka_unit_test(test_good_plugin_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
