@@ -27,6 +27,16 @@
 #define QT_WAIT_MS  30000
 #define QT_INSTANCE "q"
 
+/* The queue the tests use, and the config most of them open: it with a
+ * 30 s visibility timeout, a second queue, and a quick sweep. */
+#define Q "jobs"
+#define QT_BASIC_CONFIG                                                                            \
+    "sweep_interval: 20ms\n"                                                                       \
+    "queues:\n"                                                                                    \
+    "  - name: jobs\n"                                                                             \
+    "    visibility_timeout: 30s\n"                                                                \
+    "  - name: other\n"
+
 typedef struct qt {
     keel_harness_t *h;
     const keel_queue_api_t *api;

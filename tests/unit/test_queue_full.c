@@ -9,8 +9,6 @@
 
 #include <sys/stat.h>
 
-#define Q "jobs"
-
 /* Fill a small map with bodies of `size` bytes in big groups, then drain. */
 static void fill_and_drain(size_t size, size_t per_group, const char *map)
 {

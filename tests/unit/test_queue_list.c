@@ -3,21 +3,13 @@
  * 1.2). */
 #include "queue_test_util.h"
 
-#define Q "jobs"
-
-static const char *const basic_config = "sweep_interval: 20ms\n"
-                                        "queues:\n"
-                                        "  - name: jobs\n"
-                                        "    visibility_timeout: 30s\n"
-                                        "  - name: other\n";
-
 /* list_messages: every message the queue holds (waiting, delayed, in
  * flight, dead-lettered), in send order, with its attributes, paged. */
 static void test_list_messages(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent[4];
     sent[0] = qt_dead_letter(&t, Q, "m0", "bad");
     const keel_attr_t attrs[] = {{"order_id", "O-1"}};
@@ -63,7 +55,7 @@ static void test_dlq_list_pages_without_consuming(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent[7];
     for (int i = 0; i < 7; i++) {
         qt_set_time(&t, QT_T0 + (uint64_t)i * 10);

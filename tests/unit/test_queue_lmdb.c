@@ -4,19 +4,11 @@
 
 #include <sys/stat.h>
 
-#define Q "jobs"
-
-static const char *const basic_config = "sweep_interval: 20ms\n"
-                                        "queues:\n"
-                                        "  - name: jobs\n"
-                                        "    visibility_timeout: 30s\n"
-                                        "  - name: other\n";
-
 static void test_visibility_expiry_redelivers(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent = qt_send(&t, Q, "hello");
     keel_queue_batch_t *b = qt_receive_one(&t, Q, NULL);
     assert_string_equal(b->messages[0].message_id, sent.message_id);
@@ -40,7 +32,7 @@ static void test_fourth_receive_dead_letters(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t quiet = qt_send(&t, Q, "crashes its consumer");
     keel_queue_sent_t noisy = qt_send(&t, Q, "fails with an error");
     uint64_t now = QT_T0;
@@ -88,7 +80,7 @@ static void test_stale_receipt_refused(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     qt_send(&t, Q, "x");
     char old[64], fresh[64];
     qt_free(&t, qt_receive_one(&t, Q, old));
@@ -113,7 +105,7 @@ static void test_settle_ok_retry_fail(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t ids[3];
     for (int i = 0; i < 3; i++)
         ids[i] = qt_send(&t, Q, i == 0 ? "ok" : i == 1 ? "retry" : "fail");
@@ -205,7 +197,7 @@ static void test_redrive_resets_count(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent[5];
     for (int i = 0; i < 5; i++)
         sent[i] = qt_dead_letter(&t, Q, "poison", "bad");
@@ -232,7 +224,7 @@ static void test_redrive_rate_limit(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     for (int i = 0; i < 25; i++)
         qt_dead_letter(&t, Q, "poison", "bad");
     qt_call_t c = {0};
@@ -268,7 +260,7 @@ static void test_purge_queue_and_dlq(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     for (int i = 0; i < 3; i++)
         qt_dead_letter(&t, Q, "dead", "bad");
     for (int i = 0; i < 20; i++)
@@ -383,7 +375,7 @@ static void test_long_poll_wakes_on_send(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, 0);
+    qt_open(&t, QT_BASIC_CONFIG, 0);
     qt_call_t poll = {0};
     uint64_t started = qt_mono_ms();
     assert_int_equal(t.api->receive(t.ctx, Q, 10, 0, 10000, qt_on_received, &poll), 0);
@@ -499,7 +491,7 @@ static void test_restart_keeps_everything(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     qt_dead_letter(&t, Q, "three", "bad");
     keel_attr_t attrs[2] = {{"tenant", "acme"}, {"kind", "order"}};
     keel_queue_entry_t e = {
@@ -510,7 +502,7 @@ static void test_restart_keeps_everything(void **state)
     qt_free(&t, qt_receive_one(&t, Q, receipt)); /* "one" is in flight */
     qt_stop(&t);
 
-    assert_int_equal(qt_start(&t, basic_config, QT_T0 + 1000), 0);
+    assert_int_equal(qt_start(&t, QT_BASIC_CONFIG, QT_T0 + 1000), 0);
     keel_queue_stats_t s = qt_stats(&t, Q);
     assert_int_equal(s.visible, 1);
     assert_int_equal(s.in_flight, 1);
@@ -541,7 +533,7 @@ static void test_stats_counts(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     for (int i = 0; i < 6; i++)
         qt_send(&t, Q, "12345");
     keel_queue_entry_t e = {.body = "later", .body_len = 5, .delay_s = 30};
@@ -577,7 +569,7 @@ static void test_backup_restores(void **state)
 {
     (void)state;
     qt_t t, restored;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     qt_dead_letter(&t, Q, "dead", "bad");
     for (int i = 0; i < 10; i++)
         qt_send(&t, Q, "kept");
@@ -596,7 +588,7 @@ static void test_backup_restores(void **state)
     qt_close(&t);
     /* The copy is an LMDB environment the plugin opens as its store. */
     char config[768];
-    snprintf(config, sizeof config, "path: %s/copy\n%s", restored.dir, basic_config);
+    snprintf(config, sizeof config, "path: %s/copy\n%s", restored.dir, QT_BASIC_CONFIG);
     assert_int_equal(qt_start(&restored, config, QT_T0), 0);
     keel_queue_stats_t s = qt_stats(&restored, Q);
     assert_int_equal(s.visible, 10);
@@ -707,7 +699,7 @@ static void test_stop_answers_every_request(void **state)
     (void)state;
     enum { N = 200 };
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     static qt_call_t calls[N];
     memset(calls, 0, sizeof calls);
     poll_outcome_t poll = {.t = &t, .count = 99};
@@ -724,7 +716,7 @@ static void test_stop_answers_every_request(void **state)
     assert_true(atomic_load(&poll.done));
     assert_int_equal(poll.status, 0);
     assert_int_equal(poll.count, 0);
-    assert_int_equal(qt_start(&t, basic_config, QT_T0), 0);
+    assert_int_equal(qt_start(&t, QT_BASIC_CONFIG, QT_T0), 0);
     assert_int_equal(qt_stats(&t, Q).visible, N);
     qt_close(&t);
 }

@@ -4,14 +4,6 @@
 
 #include <lmdb.h>
 
-#define Q "jobs"
-
-static const char *const basic_config = "sweep_interval: 20ms\n"
-                                        "queues:\n"
-                                        "  - name: jobs\n"
-                                        "    visibility_timeout: 30s\n"
-                                        "  - name: other\n";
-
 static keel_queue_location_t locate(qt_t *t, const char *queue, const char *id)
 {
     keel_queue_location_t loc;
@@ -81,7 +73,7 @@ static void test_locate_follows_a_message(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     assert_true(KEEL_HAS(t.api, keel_queue_api_t, locate));
     char receipt[64];
 
@@ -159,7 +151,7 @@ static void test_locate_max_receives(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent = qt_send(&t, Q, "crashes its consumer");
     uint64_t now = QT_T0;
     for (uint32_t round = 1; round <= 3; round++) {
@@ -183,7 +175,7 @@ static void test_locate_truncates_long_errors(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     char error[900], step[300];
     memset(error, 'e', sizeof error - 1);
     error[sizeof error - 1] = '\0';
@@ -205,7 +197,7 @@ static void test_locate_after_purge(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t dead = qt_dead_letter(&t, Q, "dead", "bad");
     keel_queue_sent_t flying = qt_send(&t, Q, "in flight");
     receive_it(&t, flying.message_id, NULL);
@@ -243,7 +235,7 @@ static void test_locate_refuses_bad_arguments(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t sent = qt_send(&t, Q, "x");
     keel_queue_location_t loc;
     assert_int_equal(t.api->locate(t.ctx, "nope", sent.message_id, &loc), KEEL_EINVAL);
@@ -271,7 +263,7 @@ static void test_locate_survives_restart(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t dead = qt_dead_letter(&t, Q, "dead", "bad");
     keel_queue_sent_t flying = qt_send(&t, Q, "in flight");
     char receipt[64];
@@ -279,7 +271,7 @@ static void test_locate_survives_restart(void **state)
     keel_queue_sent_t waiting = qt_send(&t, Q, "waiting");
     qt_stop(&t);
 
-    assert_int_equal(qt_start(&t, basic_config, QT_T0 + 1000), 0);
+    assert_int_equal(qt_start(&t, QT_BASIC_CONFIG, QT_T0 + 1000), 0);
     assert_where(&t, waiting.message_id, KEEL_QUEUE_WAITING, 0);
     assert_where(&t, flying.message_id, KEEL_QUEUE_IN_FLIGHT, 1);
     keel_queue_location_t loc = locate(&t, Q, dead.message_id);
@@ -298,7 +290,7 @@ static void test_locate_store_without_index(void **state)
 {
     (void)state;
     qt_t t;
-    qt_open(&t, basic_config, QT_T0);
+    qt_open(&t, QT_BASIC_CONFIG, QT_T0);
     keel_queue_sent_t dead = qt_dead_letter(&t, Q, "dead", "bad");
     keel_queue_sent_t flying = qt_send(&t, Q, "in flight");
     char receipt[64];
@@ -308,7 +300,7 @@ static void test_locate_store_without_index(void **state)
     id_index(&t, true);
 
     /* The index is created again; older messages are not in it. */
-    assert_int_equal(qt_start(&t, basic_config, QT_T0 + 1000), 0);
+    assert_int_equal(qt_start(&t, QT_BASIC_CONFIG, QT_T0 + 1000), 0);
     assert_where(&t, waiting.message_id, KEEL_QUEUE_GONE, 0);
     assert_where(&t, flying.message_id, KEEL_QUEUE_GONE, 0);
     assert_where(&t, dead.message_id, KEEL_QUEUE_GONE, 0);
