@@ -74,12 +74,75 @@ static int copy_entry(MDB_txn *txn, ql_queue_t *q, const MDB_val *key, const MDB
     return 0;
 }
 
+/*
+ * One page of database `db` in key order, after the key whose hex is
+ * `cursor` (NULL: from the first), in one short read txn: copy() takes
+ * entry `index` of the page out before the txn ends. Sets *count, and the
+ * hex of the last key into next_cursor when more entries follow ("" when
+ * none). Keys are key_len (at most 16) bytes.
+ */
+typedef int (*copy_fn)(MDB_txn *txn, ql_queue_t *q, const MDB_val *key, const MDB_val *value,
+                       void *page, size_t index);
+
+static int read_page(ql_t *ql, ql_queue_t *q, ql_db_t db, size_t key_len, const char *cursor,
+                     size_t limit, copy_fn copy, void *page, size_t *count, char *next_cursor)
+{
+    uint8_t after[16], last_key[16];
+    *count = 0;
+    next_cursor[0] = '\0';
+    if (cursor && (strlen(cursor) != 2 * key_len || codec_unhex(after, cursor, key_len) < 0))
+        return KEEL_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_begin(ql, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, q->dbi[db], &cur) != 0) {
+        store_read_end(ql, txn);
+        return KEEL_EIO;
+    }
+    MDB_val k, v;
+    int mrc;
+    if (cursor) {
+        k = (MDB_val){key_len, after};
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (mrc == 0 && k.mv_size == key_len && memcmp(k.mv_data, after, key_len) == 0)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    } else {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    for (; mrc == 0 && *count < limit; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != key_len) {
+            rc = KEEL_EIO;
+            break;
+        }
+        if ((rc = copy(txn, q, &k, &v, page, *count)) < 0)
+            break;
+        ++*count;
+        memcpy(last_key, k.mv_data, key_len);
+    }
+    mdb_cursor_close(cur);
+    store_read_end(ql, txn);
+    /* mrc == 0 here means one more entry exists after the page. */
+    if (rc == 0 && mrc == 0 && *count > 0)
+        codec_hex(next_cursor, last_key, key_len);
+    return rc;
+}
+
+static int copy_dlq_entry(MDB_txn *txn, ql_queue_t *q, const MDB_val *key, const MDB_val *value,
+                          void *page, size_t index)
+{
+    dlq_page_t *p = page;
+    int rc = copy_entry(txn, q, key, value, &p->pub.entries[index], &p->blocks[index]);
+    if (rc == 0)
+        p->block_count = index + 1;
+    return rc;
+}
+
 int store_dlq_list(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
                    keel_queue_dlq_page_t **out)
 {
-    uint8_t after[16];
-    if (out == NULL || limit < 1 || limit > 1000 ||
-        (cursor && (strlen(cursor) != 32 || codec_unhex(after, cursor, 16) < 0)))
+    if (out == NULL || limit < 1 || limit > 1000)
         return KEEL_EINVAL;
     dlq_page_t *page = calloc(1, sizeof *page + limit * sizeof(void *));
     keel_queue_dlq_entry_t *entries = calloc(limit, sizeof *entries);
@@ -89,51 +152,13 @@ int store_dlq_list(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
         return KEEL_ENOMEM;
     }
     page->pub.entries = entries;
-    MDB_txn *txn;
-    int rc = store_read_begin(ql, &txn);
+    int rc = read_page(ql, q, QL_DB_DLQ, 16, cursor, limit, copy_dlq_entry, page, &page->pub.count,
+                       page->cursor);
     if (rc < 0) {
         store_dlq_page_free(&page->pub);
         return rc;
     }
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, q->dbi[QL_DB_DLQ], &cur) != 0) {
-        store_read_end(ql, txn);
-        store_dlq_page_free(&page->pub);
-        return KEEL_EIO;
-    }
-    MDB_val k, v;
-    int mrc;
-    if (cursor) {
-        k = (MDB_val){16, after};
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0 && k.mv_size == 16 && memcmp(k.mv_data, after, 16) == 0)
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    } else {
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    }
-    uint8_t last_key[16];
-    for (; mrc == 0 && page->pub.count < limit; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 16) {
-            rc = KEEL_EIO;
-            break;
-        }
-        size_t i = page->pub.count;
-        if ((rc = copy_entry(txn, q, &k, &v, &entries[i], &page->blocks[i])) < 0)
-            break;
-        page->block_count = ++page->pub.count;
-        memcpy(last_key, k.mv_data, 16);
-    }
-    mdb_cursor_close(cur);
-    store_read_end(ql, txn);
-    if (rc < 0) {
-        store_dlq_page_free(&page->pub);
-        return rc;
-    }
-    /* mrc == 0 here means one more entry exists after the page. */
-    if (mrc == 0 && page->pub.count > 0) {
-        codec_hex(page->cursor, last_key, 16);
-        page->pub.next_cursor = page->cursor;
-    }
+    page->pub.next_cursor = page->cursor[0] ? page->cursor : NULL;
     *out = &page->pub;
     return 0;
 }
@@ -158,12 +183,35 @@ void store_list_page_free(keel_queue_list_page_t *page)
     free(p);
 }
 
+static int copy_message(MDB_txn *txn, ql_queue_t *q, const MDB_val *key, const MDB_val *value,
+                        void *page, size_t index)
+{
+    (void)txn;
+    (void)q;
+    (void)key;
+    list_page_t *p = page;
+    ql_msg_view_t m;
+    if (codec_msg_parse(value, &m) < 0)
+        return KEEL_EIO;
+    keel_queue_listed_t *out = &p->pub.messages[index];
+    keel_attr_t *attrs;
+    const void *body;
+    if ((p->blocks[index] = codec_msg_unpack(&m, 0, &attrs, &body)) == NULL)
+        return KEEL_ENOMEM;
+    p->block_count = index + 1;
+    memcpy(out->message_id, m.message_id, sizeof out->message_id);
+    out->attrs = attrs;
+    out->attr_count = m.attr_count;
+    out->body = body;
+    out->body_len = m.body_len;
+    out->sent_at_ms = m.sent_at_ms;
+    return 0;
+}
+
 int store_list_messages(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limit,
                         keel_queue_list_page_t **out)
 {
-    uint8_t after[8];
-    if (out == NULL || limit < 1 || limit > 1000 ||
-        (cursor && (strlen(cursor) != 16 || codec_unhex(after, cursor, 8) < 0)))
+    if (out == NULL || limit < 1 || limit > 1000)
         return KEEL_EINVAL;
     list_page_t *page = calloc(1, sizeof *page + limit * sizeof(void *));
     keel_queue_listed_t *messages = calloc(limit, sizeof *messages);
@@ -173,62 +221,13 @@ int store_list_messages(ql_t *ql, ql_queue_t *q, const char *cursor, size_t limi
         return KEEL_ENOMEM;
     }
     page->pub.messages = messages;
-    MDB_txn *txn;
-    int rc = store_read_begin(ql, &txn);
+    int rc = read_page(ql, q, QL_DB_MSG, 8, cursor, limit, copy_message, page, &page->pub.count,
+                       page->cursor);
     if (rc < 0) {
         store_list_page_free(&page->pub);
         return rc;
     }
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, q->dbi[QL_DB_MSG], &cur) != 0) {
-        store_read_end(ql, txn);
-        store_list_page_free(&page->pub);
-        return KEEL_EIO;
-    }
-    MDB_val k, v;
-    int mrc;
-    if (cursor) {
-        k = (MDB_val){8, after};
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0 && k.mv_size == 8 && memcmp(k.mv_data, after, 8) == 0)
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    } else {
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    }
-    uint8_t last_key[8];
-    for (; mrc == 0 && page->pub.count < limit; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ql_msg_view_t m;
-        if (k.mv_size != 8 || codec_msg_parse(&v, &m) < 0) {
-            rc = KEEL_EIO;
-            break;
-        }
-        size_t i = page->pub.count;
-        keel_queue_listed_t *out_msg = &messages[i];
-        keel_attr_t *attrs;
-        const void *body;
-        if ((page->blocks[i] = codec_msg_unpack(&m, 0, &attrs, &body)) == NULL) {
-            rc = KEEL_ENOMEM;
-            break;
-        }
-        memcpy(out_msg->message_id, m.message_id, sizeof out_msg->message_id);
-        out_msg->attrs = attrs;
-        out_msg->attr_count = m.attr_count;
-        out_msg->body = body;
-        out_msg->body_len = m.body_len;
-        out_msg->sent_at_ms = m.sent_at_ms;
-        page->block_count = ++page->pub.count;
-        memcpy(last_key, k.mv_data, 8);
-    }
-    mdb_cursor_close(cur);
-    store_read_end(ql, txn);
-    if (rc < 0) {
-        store_list_page_free(&page->pub);
-        return rc;
-    }
-    if (mrc == 0 && page->pub.count > 0) {
-        codec_hex(page->cursor, last_key, 8);
-        page->pub.next_cursor = page->cursor;
-    }
+    page->pub.next_cursor = page->cursor[0] ? page->cursor : NULL;
     *out = &page->pub;
     return 0;
 }
